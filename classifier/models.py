@@ -1,0 +1,2 @@
+"""Models of the classifier app."""
+from __future__ import annotations

@@ -1,0 +1,1 @@
+"""Labeling REST API, one module per area."""

@@ -1,0 +1,1 @@
+"""Labeling services (writes), one module per area."""

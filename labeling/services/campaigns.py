@@ -1,0 +1,2 @@
+"""Services (writes): campaigns."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Services (writes): datasets."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Services (writes): quality."""
+from __future__ import annotations

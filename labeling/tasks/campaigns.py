@@ -1,0 +1,2 @@
+"""Celery tasks: campaigns. Thin adapters: take ids, call a service."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Celery tasks: datasets. Thin adapters: take ids, call a service."""
+from __future__ import annotations

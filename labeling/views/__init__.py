@@ -1,0 +1,1 @@
+"""Labeling pages, one module per area."""

@@ -1,0 +1,6 @@
+"""Pages: campaigns."""
+from __future__ import annotations
+
+from django.urls import URLPattern
+
+urlpatterns: list[URLPattern] = []
