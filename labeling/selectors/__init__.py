@@ -1,0 +1,1 @@
+"""Labeling selectors (reads, permission-checked fetch helpers), one module per area."""

@@ -1,0 +1,2 @@
+"""Selectors (reads): campaigns."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Selectors (reads): datasets."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""Selectors (reads): quality."""
+from __future__ import annotations
