@@ -1,2 +1,250 @@
-"""Services (writes): datasets."""
+"""Services (writes): datasets and image imports.
+
+An import is listed, sampled and deduplicated here; decoding, validation and file writes happen
+in ``labeling.ingest`` worker processes. Rows are inserted in bulk only for items whose file and
+thumbnail are already in place, so a row never exists without both.
+
+``uid`` rule: the source's uid where it gives one (shard json, parquet, manifest column); else
+the first 32 hex characters of sha256 of the url if there is one, else of the source (path or
+``tar:member``). Stable across re-imports of the same source.
+"""
 from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from labeling.domains import domain_from_any
+from labeling.ingest import (
+    FORMATS,
+    DecodeConfig,
+    ImportSourceError,
+    Item,
+    Result,
+    check_source,
+    list_source,
+    resolved_roots,
+    run_items,
+    sample_items,
+)
+from labeling.models import Dataset, Image, ImportJob
+
+logger = logging.getLogger(__name__)
+
+FLUSH_ROWS = 500  # rows per bulk insert
+FLUSH_SECONDS = 1.0  # and at least this often, so polled progress moves
+
+
+def dataset_create(*, name: str, kind: str = Dataset.Kind.POOL, expected_domain: str = "",
+                   description: str = "", user: Any = None) -> Dataset:
+    """Create a dataset. Raises ValidationError on a taken name, unknown kind or domain."""
+    name = (name or "").strip()
+    if not name:
+        raise ValidationError({"name": "A dataset needs a name."})
+    if kind not in Dataset.Kind.values:
+        raise ValidationError({"kind": f"Unknown kind {kind!r}; expected pool or testset."})
+    if expected_domain:
+        try:
+            expected_domain = domain_from_any(expected_domain)
+        except ValueError as exc:
+            raise ValidationError({"expected_domain": str(exc)}) from None
+    if Dataset.objects.filter(name=name).exists():
+        raise ValidationError({"name": f"A dataset named {name!r} exists already."})
+    return Dataset.objects.create(name=name, kind=kind, expected_domain=expected_domain,
+                                  description=description, created_by=user)
+
+
+def import_create(*, dataset: Dataset, source: str, format: str = "auto", sample: int | None = None,
+                  seed: int = 0, user: Any = None, enqueue: bool = True) -> ImportJob:
+    """Record an import job after checking the source lies inside settings.IMPORT_ROOTS.
+
+    With ``enqueue`` the Celery task runs it once this transaction commits.
+    """
+    if format not in FORMATS:
+        raise ValidationError({"format": f"Unknown format {format!r}; expected one of {', '.join(FORMATS)}."})
+    if sample is not None and sample < 1:
+        raise ValidationError({"sample": "sample must be a positive number of images."})
+    try:
+        check_source(source, resolved_roots(settings.IMPORT_ROOTS))
+    except ImportSourceError as exc:
+        raise ValidationError({"source": str(exc)}) from None
+    job = ImportJob.objects.create(dataset=dataset, source=source.strip(), format=format,
+                                   options={"sample": sample, "seed": seed}, created_by=user)
+    if enqueue:
+        from labeling.tasks.datasets import import_images_task
+
+        transaction.on_commit(lambda: import_images_task.delay(job.id))
+    return job
+
+
+class _Run:
+    """Counters and output files of one import run."""
+
+    def __init__(self, job: ImportJob) -> None:
+        self.job = job
+        self.folder = Path(settings.ARTIFACTS_ROOT) / "imports" / str(job.id)
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self.rejects_file = (self.folder / "rejects.csv").open("w", newline="")
+        self.rejects = csv.writer(self.rejects_file)
+        self.rejects.writerow(["source", "reason"])
+        self.dups_file = (self.folder / "duplicates.csv").open("w", newline="")
+        self.dups = csv.writer(self.dups_file)
+        self.dups.writerow(["source", "sha256", "duplicate_of"])
+
+    def reject(self, source: str, reason: str) -> None:
+        self.rejects.writerow([source, reason])
+        self.job.rejected += 1
+
+    def close(self) -> None:
+        self.rejects_file.close()
+        self.dups_file.close()
+
+
+def import_run(*, job: ImportJob, progress: Callable[[int, int], None] | None = None) -> ImportJob:
+    """Run an import synchronously in this process (plus a pool of settings.IMPORT_WORKERS).
+
+    Idempotent: a succeeded job returns at once; items whose source is already in the dataset
+    are counted as duplicates without being read, so a re-run adds nothing and is fast. Progress
+    and counts are saved on the job as it goes. A wholly unusable source (nothing listed, or
+    every item rejected) ends FAILED with ``error`` set; per-item problems go to rejects.csv.
+    """
+    if job.status == ImportJob.Status.SUCCEEDED:
+        return job
+    run = _Run(job)
+    job.status, job.started_at, job.finished_at, job.error = ImportJob.Status.RUNNING, timezone.now(), None, ""
+    job.total = job.done = job.imported = job.duplicates = job.rejected = job.cross_dataset_duplicates = 0
+    job.rejects_path = str(run.folder / "rejects.csv")
+    job.save()
+    try:
+        _import(job, run, progress)
+    except ImportSourceError as exc:
+        job.status, job.error = ImportJob.Status.FAILED, str(exc)
+    except Exception as exc:
+        job.status, job.error = ImportJob.Status.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        job.finished_at = timezone.now()
+        job.save()
+        raise
+    finally:
+        run.close()
+    job.finished_at = timezone.now()
+    job.save()
+    logger.info("import %s of %s: %s", job.id, job.source, job.summary())
+    return job
+
+
+def _import(job: ImportJob, run: _Run, progress: Callable[[int, int], None] | None) -> None:
+    options = job.options or {}
+    listing = list_source(job.source, job.format, resolved_roots(settings.IMPORT_ROOTS))
+    items = sample_items(listing.items, options.get("sample"), int(options.get("seed") or 0))
+    job.total = len(items) + len(listing.problems)
+    if job.total == 0:
+        raise ImportSourceError(f"nothing to import: no items found in {job.source} (format {listing.format})")
+    job.options = {**options, "detected_format": listing.format}
+    for source, reason in listing.problems:
+        run.reject(source, reason)
+    present = _sources_present(job.dataset, items)
+    todo = [item for item in items if item.source not in present]
+    job.duplicates += len(items) - len(todo)
+    job.done = job.total - len(todo)
+    job.save()
+    if progress:
+        progress(job.done, job.total)
+
+    cfg = DecodeConfig(media_root=str(settings.MEDIA_ROOT), thumbnail_size=settings.THUMBNAIL_SIZE,
+                       max_image_pixels=settings.MAX_IMAGE_PIXELS)
+    pending: list[Result] = []
+    last_flush = time.monotonic()
+    for result in run_items(todo, cfg, workers=settings.IMPORT_WORKERS):
+        if result.ok:
+            pending.append(result)
+        else:
+            run.reject(result.item.source, result.reason)
+        job.done += 1
+        if len(pending) >= FLUSH_ROWS or time.monotonic() - last_flush > FLUSH_SECONDS:
+            _flush(job, run, pending)
+            pending, last_flush = [], time.monotonic()
+        if progress:
+            progress(job.done, job.total)
+    _flush(job, run, pending)
+    if job.imported + job.duplicates == 0:
+        raise ImportSourceError(f"every item was rejected ({job.rejected}); see {job.rejects_path}")
+    job.status = ImportJob.Status.SUCCEEDED
+
+
+def _sources_present(dataset: Dataset, items: Sequence[Item]) -> set[str]:
+    """Sources of ``items`` that already have a row in ``dataset``: one streamed scan."""
+    wanted = {item.source for item in items}
+    rows = Image.objects.filter(dataset=dataset).values_list("source", flat=True).iterator(chunk_size=5000)
+    return {source for source in rows if source in wanted}
+
+
+def _flush(job: ImportJob, run: _Run, results: Iterable[Result]) -> None:
+    """Insert rows for stored results (dedup by sha256 in the dataset) and save progress."""
+    results = list(results)
+    if results:
+        shas = {r.sha256 for r in results}
+        taken = set(Image.objects.filter(dataset=job.dataset, sha256__in=shas).values_list("sha256", flat=True))
+        rows = []
+        for result in results:
+            if result.sha256 in taken:
+                job.duplicates += 1
+                run.dups.writerow([result.item.source, result.sha256, "this dataset"])
+                continue
+            taken.add(result.sha256)
+            rows.append(_row(job.dataset, result))
+        # ignore_conflicts: a concurrent import of the same dataset may have won the race.
+        Image.objects.bulk_create(rows, ignore_conflicts=True, batch_size=FLUSH_ROWS)
+        job.imported += len(rows)
+        _note_cross_dataset(job, run, rows)
+    ImportJob.objects.filter(pk=job.pk).update(
+        total=job.total, done=job.done, imported=job.imported, duplicates=job.duplicates,
+        rejected=job.rejected, cross_dataset_duplicates=job.cross_dataset_duplicates)
+
+
+def _note_cross_dataset(job: ImportJob, run: _Run, rows: Sequence[Image]) -> None:
+    if not rows:
+        return
+    by_sha = {row.sha256: row.source for row in rows}
+    others: dict[str, list[str]] = {}
+    pairs = (Image.objects.filter(sha256__in=by_sha).exclude(dataset=job.dataset)
+             .values_list("sha256", "dataset__name").distinct())
+    for sha, name in pairs:
+        others.setdefault(sha, []).append(name)
+    job.cross_dataset_duplicates += len(others)
+    for sha, names in others.items():
+        run.dups.writerow([by_sha[sha], sha, "dataset " + ", ".join(sorted(names))])
+
+
+def _text(value: str) -> str:
+    """Web data carries NUL bytes and undecodable file names; PostgreSQL text takes neither."""
+    return value.encode("utf-8", "replace").decode("utf-8").replace("\x00", "")
+
+
+def _row(dataset: Dataset, result: Result) -> Image:
+    item = result.item
+    meta = dict(item.meta)
+    if item.url:
+        meta["url"] = item.url
+    meta = json.loads(_text(json.dumps(meta, default=str)).replace("\\u0000", ""))
+    return Image(
+        dataset=dataset, sha256=result.sha256, file=result.file, thumb=result.thumb,
+        width=result.width, height=result.height, format=result.format, size_bytes=result.size_bytes,
+        uid=_text(item.uid or derived_uid(item))[:64], key=_text(item.key)[:200], source=_text(item.source),
+        caption=_text(item.caption), class_name=_text(item.class_name)[:200], intended_domain=item.domain,
+        meta=meta,
+    )
+
+
+def derived_uid(item: Item) -> str:
+    """uid for items whose source gives none: sha256 of the url, else of the source, 32 hex."""
+    return hashlib.sha256((item.url or item.source).encode()).hexdigest()[:32]
