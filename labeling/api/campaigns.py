@@ -1,6 +1,196 @@
-"""API: campaigns."""
+"""API: campaigns, leasing (next), annotations and progress."""
 from __future__ import annotations
 
-from django.urls import URLPattern
+from typing import Any
 
-urlpatterns: list[URLPattern] = []
+from django.urls import URLPattern, path
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from domainsieve.auth import IsAnnotator, IsResearcher
+from labeling.models import Campaign, CampaignItem, Dataset
+from labeling.selectors.campaigns import campaign_progress, campaigns_for_user, get_campaign_for_user
+from labeling.services.campaigns import (
+    AnnotationBatchError,
+    CampaignError,
+    annotations_submit,
+    campaign_create,
+    campaign_next_items,
+)
+
+MAX_PAGE = 200
+
+
+def thumb_url(image_id: int) -> str:
+    return f"/api/v1/images/{image_id}/thumb/"
+
+
+def file_url(image_id: int) -> str:
+    return f"/api/v1/images/{image_id}/file/"
+
+
+class CampaignOutput(serializers.ModelSerializer):
+    datasets = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "name", "description", "datasets", "label_choices", "k", "agreement_fraction",
+                  "agreement_k", "guidelines", "ordering", "show_suggestions", "gold_rate", "lease_minutes",
+                  "final_label_rule", "status", "created_at"]
+
+
+class LabelChoiceInput(serializers.Serializer):
+    name = serializers.CharField(max_length=32)
+    key = serializers.CharField(max_length=1, allow_blank=True, required=False, default="")
+    colour = serializers.RegexField(r"^#[0-9a-fA-F]{6}$", required=False, default="#868e96")
+
+
+class CampaignInput(serializers.Serializer):
+    name = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="")
+    datasets = serializers.PrimaryKeyRelatedField(many=True, queryset=Dataset.objects.all())
+    sample = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
+    seed = serializers.IntegerField(required=False, default=0)
+    k = serializers.IntegerField(required=False, default=1, min_value=1, max_value=50)
+    agreement_fraction = serializers.FloatField(required=False, default=0.0, min_value=0.0, max_value=1.0)
+    agreement_k = serializers.IntegerField(required=False, default=3, min_value=1, max_value=50)
+    label_choices = LabelChoiceInput(many=True, required=False)
+    guidelines = serializers.CharField(required=False, allow_blank=True)
+    ordering = serializers.ChoiceField(choices=Campaign.Ordering.choices, required=False,
+                                       default=Campaign.Ordering.RANDOM)
+    show_suggestions = serializers.BooleanField(required=False, default=False)
+    gold_rate = serializers.FloatField(required=False, default=0.0, min_value=0.0, max_value=0.99)
+    lease_minutes = serializers.IntegerField(required=False, default=10, min_value=1, max_value=24 * 60)
+    final_label_rule = serializers.ChoiceField(choices=Campaign.FinalLabelRule.choices, required=False,
+                                               default=Campaign.FinalLabelRule.ADJUDICATED_UNANIMOUS_MAJORITY)
+
+
+class CampaignListApi(APIView):
+    def get_permissions(self) -> list[Any]:
+        return [IsResearcher()] if self.request.method == "POST" else [IsAnnotator()]
+
+    @extend_schema(responses=CampaignOutput(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(CampaignOutput(campaigns_for_user(user=request.user).prefetch_related("datasets"),
+                                       many=True).data)
+
+    @extend_schema(request=CampaignInput, responses={201: CampaignOutput})
+    def post(self, request: Request) -> Response:
+        data = CampaignInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            campaign = campaign_create(**data.validated_data, user=request.user)
+        except CampaignError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(CampaignOutput(campaign).data, status=status.HTTP_201_CREATED)
+
+
+class CampaignDetailApi(APIView):
+    @extend_schema(responses=CampaignOutput)
+    def get(self, request: Request, campaign_id: int) -> Response:
+        return Response(CampaignOutput(get_campaign_for_user(user=request.user, campaign_id=campaign_id)).data)
+
+
+class NextItemOutput(serializers.Serializer):
+    item = serializers.IntegerField()
+    image = serializers.IntegerField()
+    thumb = serializers.CharField()
+    file = serializers.CharField()
+    width = serializers.IntegerField()
+    height = serializers.IntegerField()
+    group = serializers.IntegerField(required=False, help_text="predicted group, with grouped ordering")
+    suggestion = serializers.CharField(required=False, allow_null=True)
+
+
+def next_item_payload(item: CampaignItem, *, campaign: Campaign) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "item": item.id, "image": item.image_id, "thumb": thumb_url(item.image_id), "file": file_url(item.image_id),
+        "width": item.image.width, "height": item.image.height,
+    }
+    if campaign.ordering == Campaign.Ordering.PREDICTED_GROUPS:
+        # An opaque group number lets the grid band the groups without naming the prediction.
+        payload["group"] = _group_number(item.predicted_label, campaign)
+    if campaign.show_suggestions:
+        payload["suggestion"] = item.predicted_label
+    return payload
+
+
+def _group_number(label: str | None, campaign: Campaign) -> int:
+    names = campaign.label_names
+    return names.index(label) if label in names else len(names)
+
+
+class CampaignNextApi(APIView):
+    @extend_schema(
+        request=None,
+        parameters=[OpenApiParameter("n", int, description=f"page size, 1..{MAX_PAGE} (default 25)")],
+        responses=inline_serializer("NextItems", {"campaign": serializers.IntegerField(),
+                                                  "status": serializers.CharField(),
+                                                  "lease_minutes": serializers.IntegerField(),
+                                                  "items": NextItemOutput(many=True)}),
+    )
+    def post(self, request: Request, campaign_id: int) -> Response:
+        campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
+        try:
+            n = int(request.query_params.get("n", 25))
+        except ValueError:
+            return Response({"detail": "n must be an integer"}, status=status.HTTP_400_BAD_REQUEST)
+        if not 1 <= n <= MAX_PAGE:
+            return Response({"detail": f"n must lie in 1..{MAX_PAGE}"}, status=status.HTTP_400_BAD_REQUEST)
+        items = campaign_next_items(campaign=campaign, annotator=request.user, n=n)
+        return Response({
+            "campaign": campaign.id, "status": campaign.status, "lease_minutes": campaign.lease_minutes,
+            "items": [next_item_payload(item, campaign=campaign) for item in items],
+        })
+
+
+class AnnotationInput(serializers.Serializer):
+    item = serializers.IntegerField()
+    label = serializers.CharField()
+    seconds = serializers.FloatField(required=False, default=0.0)
+
+
+class CampaignAnnotationsApi(APIView):
+    @extend_schema(
+        request=AnnotationInput(many=True),
+        responses={200: inline_serializer("AnnotationResult", {"created": serializers.IntegerField(),
+                                                               "updated": serializers.IntegerField(),
+                                                               "unchanged": serializers.IntegerField()})},
+        description="A list of {item, label, seconds}, or {\"annotations\": [...]}. All or nothing.",
+    )
+    def post(self, request: Request, campaign_id: int) -> Response:
+        campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
+        entries = request.data.get("annotations") if isinstance(request.data, dict) else request.data
+        if not isinstance(entries, list):
+            return Response({"detail": "send a list of {item, label, seconds} or {\"annotations\": [...]}"},
+                            status=status.HTTP_400_BAD_REQUEST)
+        if campaign.status == Campaign.Status.ARCHIVED:
+            return Response({"detail": "this campaign is archived and takes no labels"},
+                            status=status.HTTP_409_CONFLICT)
+        try:
+            result = annotations_submit(campaign=campaign, annotator=request.user, entries=entries)
+        except AnnotationBatchError as error:
+            return Response({"detail": f"nothing was saved: {error}", "errors": error.errors},
+                            status=status.HTTP_400_BAD_REQUEST)
+        return Response(result)
+
+
+class CampaignProgressApi(APIView):
+    @extend_schema(responses=inline_serializer("CampaignProgress", {"campaign": serializers.IntegerField(),
+                                                                    "me": serializers.DictField()}))
+    def get(self, request: Request, campaign_id: int) -> Response:
+        campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
+        return Response(campaign_progress(campaign=campaign, user=request.user))
+
+
+urlpatterns: list[URLPattern] = [
+    path("campaigns/", CampaignListApi.as_view(), name="api-campaign-list"),
+    path("campaigns/<int:campaign_id>/", CampaignDetailApi.as_view(), name="api-campaign-detail"),
+    path("campaigns/<int:campaign_id>/next/", CampaignNextApi.as_view(), name="api-campaign-next"),
+    path("campaigns/<int:campaign_id>/annotations/", CampaignAnnotationsApi.as_view(),
+         name="api-campaign-annotations"),
+    path("campaigns/<int:campaign_id>/progress/", CampaignProgressApi.as_view(), name="api-campaign-progress"),
+]

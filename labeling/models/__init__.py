@@ -1,6 +1,18 @@
 """Labeling models, one module per area; import from here."""
 from __future__ import annotations
 
+from .campaigns import Annotation, AnnotationHistory, Campaign, CampaignItem, Lease
 from .datasets import Dataset, Image, ImportJob
+from .quality import (
+    Adjudication,
+    CampaignQuality,
+    ImmutableError,
+    LabelSnapshot,
+    SnapshotLabel,
+    Split,
+    SplitAssignment,
+)
 
-__all__ = ["Dataset", "Image", "ImportJob"]
+__all__ = ["Annotation", "AnnotationHistory", "Campaign", "CampaignItem", "Dataset", "Image", "ImportJob", "Lease"]
+__all__ += ["Adjudication", "CampaignQuality", "ImmutableError", "LabelSnapshot", "SnapshotLabel", "Split",
+            "SplitAssignment"]

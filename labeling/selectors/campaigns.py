@@ -1,2 +1,117 @@
-"""Selectors (reads): campaigns."""
+"""Selectors (reads): campaigns and their progress."""
 from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, F, QuerySet, Sum
+from django.db.models.functions import TruncDate
+from django.http import Http404
+from django.utils import timezone
+
+from domainsieve.auth import RESEARCHER, has_role
+from labeling.models import Annotation, Campaign, CampaignItem, Image, Lease
+
+# Statuses an annotator may see; researchers and admins see every campaign.
+ANNOTATOR_VISIBLE = (Campaign.Status.ACTIVE, Campaign.Status.FINISHED)
+
+
+def campaigns_for_user(*, user: Any) -> QuerySet[Campaign]:
+    """Campaigns the user may see: researchers all of them, annotators the active ones."""
+    queryset = Campaign.objects.all()
+    if not has_role(user, RESEARCHER):
+        queryset = queryset.filter(status=Campaign.Status.ACTIVE)
+    return queryset.order_by("-id")
+
+
+def get_campaign_for_user(*, user: Any, campaign_id: int) -> Campaign:
+    """The campaign, if the user may see it; else 404 (annotators do not learn that archived ones exist)."""
+    queryset = Campaign.objects.all()
+    if not has_role(user, RESEARCHER):
+        queryset = queryset.filter(status__in=ANNOTATOR_VISIBLE)
+    try:
+        return queryset.get(pk=campaign_id)
+    except Campaign.DoesNotExist:
+        raise Http404("No such campaign.") from None
+
+
+def campaign_item_counts(*, campaign: Campaign) -> dict[str, int]:
+    regular = CampaignItem.objects.filter(campaign=campaign, is_gold=False)
+    totals = regular.aggregate(items=Count("id"), labels=Sum("labels_count"), wanted=Sum("target_k"))
+    complete = regular.filter(labels_count__gte=F("target_k")).count()
+    return {
+        "items": totals["items"] or 0,
+        "items_complete": complete,
+        "labels": totals["labels"] or 0,
+        "labels_wanted": totals["wanted"] or 0,
+        "gold_items": CampaignItem.objects.filter(campaign=campaign, is_gold=True).count(),
+    }
+
+
+def annotator_rate_per_hour(*, campaign: Campaign, annotator: Any, window_minutes: int = 60) -> float:
+    """Images per hour over the annotator's labels of the last ``window_minutes`` (0 if fewer than 2)."""
+    since = timezone.now() - timedelta(minutes=window_minutes)
+    stamps = list(Annotation.objects.filter(item__campaign=campaign, annotator=annotator, created_at__gte=since)
+                  .order_by("created_at").values_list("created_at", flat=True))
+    if len(stamps) < 2:
+        return 0.0
+    span = max((stamps[-1] - stamps[0]).total_seconds(), 60.0)
+    return round(len(stamps) / span * 3600, 1)
+
+
+def campaign_progress(*, campaign: Campaign, user: Any) -> dict[str, Any]:
+    """What the progress endpoint and pages show: the caller's own figures, and for researchers and
+    admins the campaign's completion and labels per annotator per day. Never other people's labels."""
+    counts = campaign_item_counts(campaign=campaign)
+    mine = Annotation.objects.filter(item__campaign=campaign, annotator=user).count()
+    progress: dict[str, Any] = {
+        "campaign": campaign.id,
+        "status": campaign.status,
+        "me": {
+            "done": mine,
+            "target": counts["items"],
+            "rate_per_hour": annotator_rate_per_hour(campaign=campaign, annotator=user),
+        },
+        "items": counts["items"],
+        "items_complete": counts["items_complete"],
+    }
+    if has_role(user, RESEARCHER):
+        per_day = (Annotation.objects.filter(item__campaign=campaign)
+                   .annotate(day=TruncDate("created_at"))
+                   .values("annotator__username", "day").annotate(labels=Count("id"))
+                   .order_by("day", "annotator__username"))
+        per_annotator = (Annotation.objects.filter(item__campaign=campaign)
+                         .values("annotator__username").annotate(labels=Count("id"), seconds=Sum("seconds"))
+                         .order_by("-labels"))
+        progress.update({
+            "labels": counts["labels"],
+            "labels_wanted": counts["labels_wanted"],
+            "gold_items": counts["gold_items"],
+            "live_leases": Lease.objects.filter(item__campaign=campaign, expires_at__gt=timezone.now()).count(),
+            "per_annotator_per_day": [
+                {"annotator": row["annotator__username"], "day": row["day"].isoformat(), "labels": row["labels"]}
+                for row in per_day
+            ],
+            "per_annotator": [
+                {"annotator": row["annotator__username"], "labels": row["labels"],
+                 "seconds_per_label": round((row["seconds"] or 0) / row["labels"], 2)}
+                for row in per_annotator
+            ],
+        })
+    return progress
+
+
+def guideline_examples(*, campaign: Campaign, per_class: int = 4) -> dict[str, list[Image]]:
+    """Example images per label: the campaign's gold items first, then images whose source names
+    their domain (Image.intended_domain)."""
+    examples: dict[str, list[Image]] = {}
+    image_ids = CampaignItem.objects.filter(campaign=campaign).values("image_id")
+    for name in campaign.label_names:
+        gold = list(Image.objects.filter(campaign_items__campaign=campaign, campaign_items__gold_label=name)
+                    .order_by("id")[:per_class])
+        if len(gold) < per_class:
+            gold += list(Image.objects.filter(id__in=image_ids, intended_domain=name)
+                         .exclude(id__in=[g.id for g in gold]).order_by("id")[: per_class - len(gold)])
+        if gold:
+            examples[name] = gold
+    return examples

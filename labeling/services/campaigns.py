@@ -1,2 +1,418 @@
-"""Services (writes): campaigns."""
+"""Services (writes): campaigns, leases and annotations.
+
+Concurrency model. Every write that changes how many labels an item has or may get (a new lease,
+a new annotation) holds the item's row lock (SELECT ... FOR UPDATE). Leasing picks candidates with
+SKIP LOCKED, so concurrent annotators never wait on each other, and then recounts labels and live
+leases of the locked rows in a fresh statement: under READ COMMITTED that statement sees every
+commit made before the lock was granted, so ``labels + live leases <= target_k`` holds even when
+the candidate query itself read a stale snapshot.
+"""
 from __future__ import annotations
+
+import random
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+import numpy as np
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
+
+from labeling.models import Annotation, AnnotationHistory, Campaign, CampaignItem, Dataset, Image, Lease
+
+BULK_BATCH = 2000
+# Extra candidates locked beyond the page size, so that rows found full on recount can be replaced.
+_OVERFETCH = 2
+# Looks for free candidates when other callers' locks left the page short.
+_ATTEMPTS = 3
+
+
+class CampaignError(ValueError):
+    """Bad input to a campaign service; the message is meant for the caller."""
+
+
+@dataclass
+class AnnotationBatchError(Exception):
+    """A batch of annotations was refused as a whole; ``errors`` says which entry failed and why."""
+
+    errors: list[dict[str, Any]] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        return "; ".join(f"item {e.get('item')}: {e['error']}" for e in self.errors)
+
+
+def _validate_label_choices(choices: Sequence[dict[str, Any]]) -> list[dict[str, str]]:
+    cleaned: list[dict[str, str]] = []
+    names: set[str] = set()
+    keys: set[str] = set()
+    for choice in choices:
+        name = str(choice.get("name", "")).strip()
+        key = str(choice.get("key", "")).strip()
+        colour = str(choice.get("colour", "")).strip() or "#868e96"
+        if not name:
+            raise CampaignError("every label choice needs a name")
+        if name in names:
+            raise CampaignError(f"label {name!r} appears twice")
+        if key and (len(key) != 1 or key in keys):
+            raise CampaignError(f"hotkey {key!r} of label {name!r} must be one character, used once")
+        names.add(name)
+        keys.add(key)
+        cleaned.append({"name": name, "key": key, "colour": colour})
+    if len(cleaned) < 2:
+        raise CampaignError("a campaign needs at least two label choices")
+    return cleaned
+
+
+@transaction.atomic
+def campaign_create(
+    *,
+    name: str,
+    datasets: Iterable[Dataset],
+    user: Any,
+    sample: int | None = None,
+    seed: int = 0,
+    k: int = 1,
+    agreement_fraction: float = 0.0,
+    agreement_k: int = 3,
+    description: str = "",
+    label_choices: Sequence[dict[str, Any]] | None = None,
+    guidelines: str | None = None,
+    ordering: str = Campaign.Ordering.RANDOM,
+    show_suggestions: bool = False,
+    gold_rate: float = 0.0,
+    lease_minutes: int = 10,
+    final_label_rule: str = Campaign.FinalLabelRule.ADJUDICATED_UNANIMOUS_MAJORITY,
+) -> Campaign:
+    """Create a campaign and one CampaignItem per covered image (a seeded sample when ``sample``).
+
+    The same bytes imported into two covered datasets are one item (deduplicated by sha256).
+    ``round(agreement_fraction * items)`` items, chosen at random, want ``agreement_k`` labels;
+    the others want ``k``. Cost: one id query and bulk inserts; 31,000 items take about a second.
+    """
+    datasets = list(datasets)
+    if not name.strip():
+        raise CampaignError("a campaign needs a name")
+    if Campaign.objects.filter(name=name).exists():
+        raise CampaignError(f"a campaign named {name!r} already exists")
+    if not datasets:
+        raise CampaignError("choose at least one dataset")
+    if k < 1 or agreement_k < 1:
+        raise CampaignError("k and agreement_k must be at least 1")
+    if not 0.0 <= agreement_fraction <= 1.0 or not 0.0 <= gold_rate < 1.0:
+        raise CampaignError("agreement_fraction must lie in [0, 1] and gold_rate in [0, 1)")
+    if lease_minutes < 1:
+        raise CampaignError("lease_minutes must be at least 1")
+    if ordering not in Campaign.Ordering.values:
+        raise CampaignError(f"unknown ordering {ordering!r}; expected one of {', '.join(Campaign.Ordering.values)}")
+    if final_label_rule not in Campaign.FinalLabelRule.values:
+        raise CampaignError(f"unknown final_label_rule {final_label_rule!r}")
+    choices = _validate_label_choices(label_choices) if label_choices is not None else None
+
+    campaign = Campaign(
+        name=name.strip(), description=description, k=k, agreement_fraction=agreement_fraction,
+        agreement_k=agreement_k, ordering=ordering, show_suggestions=show_suggestions, gold_rate=gold_rate,
+        lease_minutes=lease_minutes, final_label_rule=final_label_rule, created_by=user,
+    )
+    if choices is not None:
+        campaign.label_choices = choices
+    if guidelines is not None and guidelines.strip():
+        campaign.guidelines = guidelines
+    campaign.save()
+    campaign.datasets.set(datasets)
+
+    # One image per distinct content; the lowest id wins so the choice is stable.
+    seen: dict[str, int] = {}
+    for image_id, sha in (Image.objects.filter(dataset__in=datasets).order_by("id").values_list("id", "sha256")):
+        seen.setdefault(sha, image_id)
+    image_ids = np.array(sorted(seen.values()), dtype=np.int64)
+    if image_ids.size == 0:
+        raise CampaignError("the chosen datasets hold no images")
+    rng = np.random.default_rng(seed)
+    if sample is not None:
+        if sample < 1:
+            raise CampaignError("sample must be at least 1")
+        if sample < image_ids.size:
+            image_ids = np.sort(rng.choice(image_ids, size=sample, replace=False))
+    n = int(image_ids.size)
+    target = np.full(n, k, dtype=np.int64)
+    n_agree = int(round(agreement_fraction * n))
+    if n_agree:
+        target[rng.choice(n, size=n_agree, replace=False)] = agreement_k
+    sort_keys = rng.random(n)
+    items = (CampaignItem(campaign=campaign, image_id=int(i), target_k=int(t), sort_key=float(s))
+             for i, t, s in zip(image_ids, target, sort_keys, strict=True))
+    while batch := [item for _, item in zip(range(BULK_BATCH), items, strict=False)]:
+        CampaignItem.objects.bulk_create(batch, batch_size=BULK_BATCH)
+    transaction.on_commit(_analyze_items)
+    return campaign
+
+
+def _analyze_items() -> None:
+    """Fresh planner statistics after a bulk insert: with stale ones PostgreSQL sorts every open
+    item of a campaign for each lease instead of walking the index for one page."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(f"ANALYZE {CampaignItem._meta.db_table}")
+
+
+@transaction.atomic
+def campaign_mark_gold(*, campaign: Campaign, gold: dict[int, str]) -> int:
+    """Make the items of these images gold items with a known label ({image_id: label}); returns
+    how many items changed. Gold items are served to every annotator, whatever target_k says."""
+    unknown = {label for label in gold.values() if label not in campaign.label_names}
+    if unknown:
+        raise CampaignError(f"unknown gold label(s) {sorted(unknown)}; expected {campaign.label_names}")
+    items = list(CampaignItem.objects.filter(campaign=campaign, image_id__in=gold.keys()))
+    for item in items:
+        item.is_gold = True
+        item.gold_label = gold[item.image_id]
+    CampaignItem.objects.bulk_update(items, ["is_gold", "gold_label"], batch_size=BULK_BATCH)
+    return len(items)
+
+
+@transaction.atomic
+def campaign_set_predictions(*, campaign: Campaign, predictions: dict[int, tuple[str, float, float | None]]) -> int:
+    """Store classifier predictions ({image_id: (label, score, uncertainty)}) on the campaign's items;
+    grouped and uncertainty orderings read them."""
+    items = list(CampaignItem.objects.filter(campaign=campaign, image_id__in=predictions.keys()))
+    for item in items:
+        item.predicted_label, item.predicted_score, item.uncertainty = predictions[item.image_id]
+    CampaignItem.objects.bulk_update(items, ["predicted_label", "predicted_score", "uncertainty"],
+                                     batch_size=BULK_BATCH)
+    return len(items)
+
+
+def campaign_set_status(*, campaign: Campaign, status: str) -> Campaign:
+    if status not in Campaign.Status.values:
+        raise CampaignError(f"unknown status {status!r}")
+    campaign.status = status
+    campaign.save(update_fields=["status"])
+    return campaign
+
+
+def _live_leases_of_others(*, annotator: Any, now: Any) -> QuerySet[Lease]:
+    return Lease.objects.filter(item=OuterRef("pk"), expires_at__gt=now).exclude(annotator=annotator)
+
+
+def _candidate_order(campaign: Campaign) -> list[Any]:
+    if campaign.ordering == Campaign.Ordering.PREDICTED_GROUPS:
+        # Homogeneous pages: most tiles of a page share a predicted class and need no key press.
+        return [F("predicted_label").asc(nulls_last=True), "sort_key"]
+    if campaign.ordering == Campaign.Ordering.UNCERTAINTY:
+        return [F("uncertainty").desc(nulls_last=True), "sort_key"]
+    if campaign.ordering == Campaign.Ordering.DISAGREEMENT:
+        return [F("distinct_labels").desc(), "sort_key"]
+    return ["sort_key"]
+
+
+def _lock_candidates(*, campaign: Campaign, annotator: Any, now: Any, gold: bool, limit: int,
+                     exclude: Sequence[int] = ()) -> list[int]:
+    """Ids of up to ``limit`` items the annotator may get, locked FOR UPDATE SKIP LOCKED."""
+    if limit <= 0:
+        return []
+    others_live = Subquery(
+        _live_leases_of_others(annotator=annotator, now=now).order_by().values("item")
+        .annotate(c=Count("id")).values("c")[:1])
+    queryset = (
+        CampaignItem.objects.filter(campaign=campaign, is_gold=gold)
+        .exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), annotator=annotator)))
+        .exclude(Exists(Lease.objects.filter(item=OuterRef("pk"), annotator=annotator, expires_at__gt=now)))
+    )
+    if exclude:
+        queryset = queryset.exclude(id__in=exclude)
+    if not gold:
+        queryset = (queryset.filter(labels_count__lt=F("target_k"))
+                    .annotate(others_live=Coalesce(others_live, Value(0)))
+                    .filter(labels_count__lt=F("target_k") - F("others_live")))
+    if campaign.ordering == Campaign.Ordering.DISAGREEMENT:
+        distinct = Subquery(Annotation.objects.filter(item=OuterRef("pk")).order_by().values("item")
+                            .annotate(c=Count("label", distinct=True)).values("c")[:1])
+        queryset = queryset.annotate(distinct_labels=Coalesce(distinct, Value(0)))
+    queryset = queryset.order_by(*_candidate_order(campaign)).select_for_update(skip_locked=True, of=("self",))
+    return list(queryset.values_list("id", flat=True)[:limit])
+
+
+def _room_after_recount(*, item_ids: list[int], annotator: Any, now: Any) -> dict[int, int]:
+    """Free slots per locked item, from a fresh statement (sees commits made before our locks)."""
+    if not item_ids:
+        return {}
+    others_live = Subquery(
+        _live_leases_of_others(annotator=annotator, now=now).order_by().values("item")
+        .annotate(c=Count("id")).values("c")[:1])
+    return dict(CampaignItem.objects.filter(id__in=item_ids)
+                .annotate(room=F("target_k") - F("labels_count") - Coalesce(others_live, Value(0)))
+                .values_list("id", "room"))
+
+
+def campaign_next_items(*, campaign: Campaign, annotator: Any, n: int = 25,
+                        rng: random.Random | None = None) -> list[CampaignItem]:
+    """Lease up to ``n`` items to ``annotator`` and return them, the caller's own live leases first.
+
+    Never an item the caller labeled, never one whose labels plus live leases of others reach its
+    target_k; gold items (if any) fill about ``gold_rate`` of the page and look like any other.
+    A campaign that is not active, or has nothing left for the caller, gives an empty list.
+    """
+    if campaign.status != Campaign.Status.ACTIVE or n <= 0:
+        return []
+    rng = rng or random.Random()
+    now = timezone.now()
+    expires = now + timedelta(minutes=campaign.lease_minutes)
+    with transaction.atomic():
+        # Only the caller touches its own leases, so they need no row lock (and a lock here
+        # would spread over the joined item and campaign rows).
+        own = list(Lease.objects
+                   .filter(item__campaign=campaign, annotator=annotator, expires_at__gt=now)
+                   .exclude(item__annotations__annotator=annotator)
+                   .order_by("id").values_list("item_id", flat=True)[:n])
+        if own:
+            Lease.objects.filter(item_id__in=own, annotator=annotator).update(expires_at=expires)
+        need = n - len(own)
+        chosen: list[int] = []
+        gold_ids: list[int] = []
+        if need > 0:
+            n_gold = sum(rng.random() < campaign.gold_rate for _ in range(need)) if campaign.gold_rate else 0
+            for attempt in range(_ATTEMPTS):
+                # Rows other callers hold are skipped, not waited for; a short page may only mean
+                # they are busy, so look again briefly before calling the pool dry.
+                want = need - n_gold - len(chosen)
+                locked = _lock_candidates(campaign=campaign, annotator=annotator, now=now, gold=False,
+                                          limit=want + _OVERFETCH, exclude=chosen)
+                room = _room_after_recount(item_ids=locked, annotator=annotator, now=now)
+                chosen += [item_id for item_id in locked if room[item_id] > 0][:want]
+                if len(chosen) >= need - n_gold or len(locked) >= want + _OVERFETCH:
+                    break
+                time.sleep(0.01 * (attempt + 1))
+            if chosen and n_gold:
+                gold_ids = _lock_candidates(campaign=campaign, annotator=annotator, now=now, gold=True, limit=n_gold)
+            new = chosen + gold_ids
+            if new:
+                # Expired leases on these items are reclaimed: the pool got them back.
+                Lease.objects.filter(item_id__in=new, expires_at__lte=now).delete()
+                Lease.objects.bulk_create([Lease(item_id=i, annotator=annotator, expires_at=expires) for i in new],
+                                         ignore_conflicts=True)
+            elif not own:
+                _finish_if_complete(campaign=campaign, now=now)
+        ids = own + chosen
+        # Gold items land at random places in the page so nothing marks them out.
+        for gold_id in gold_ids:
+            ids.insert(rng.randint(len(own), len(ids)), gold_id)
+        items = CampaignItem.objects.select_related("image").in_bulk(ids)
+    page = [items[i] for i in ids]
+    if campaign.ordering == Campaign.Ordering.PREDICTED_GROUPS:
+        page.sort(key=lambda item: (item.predicted_label is None, item.predicted_label or ""))
+    return page
+
+
+def _finish_if_complete(*, campaign: Campaign, now: Any) -> None:
+    """Mark the campaign finished once every regular item has its labels and no lease is live."""
+    open_items = CampaignItem.objects.filter(campaign=campaign, is_gold=False, labels_count__lt=F("target_k"))
+    if not open_items.exists() and not Lease.objects.filter(item__campaign=campaign, expires_at__gt=now).exists():
+        Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.ACTIVE).update(status=Campaign.Status.FINISHED)
+        campaign.status = Campaign.Status.FINISHED
+
+
+def _clean_entries(*, campaign: Campaign, entries: Sequence[Any]) -> list[tuple[int, str, float]]:
+    errors: list[dict[str, Any]] = []
+    cleaned: list[tuple[int, str, float]] = []
+    seen: set[int] = set()
+    names = campaign.label_names
+    for index, entry in enumerate(entries):
+        if not isinstance(entry, dict):
+            errors.append({"index": index, "item": None, "error": "each annotation must be an object"})
+            continue
+        item, label, seconds = entry.get("item"), entry.get("label"), entry.get("seconds", 0)
+        if isinstance(item, bool) or not isinstance(item, int):
+            errors.append({"index": index, "item": item, "error": "item must be an integer item id"})
+            continue
+        if label not in names:
+            errors.append({"index": index, "item": item,
+                           "error": f"unknown label {label!r}; expected one of {', '.join(names)}"})
+            continue
+        if isinstance(seconds, bool) or not isinstance(seconds, int | float) or not 0 <= seconds < 86400:
+            errors.append({"index": index, "item": item, "error": "seconds must be a number in [0, 86400)"})
+            continue
+        if item in seen:
+            errors.append({"index": index, "item": item, "error": "the same item appears twice in the batch"})
+            continue
+        seen.add(item)
+        cleaned.append((item, label, float(seconds)))
+    if errors:
+        raise AnnotationBatchError(errors)
+    return cleaned
+
+
+@transaction.atomic
+def annotations_submit(*, campaign: Campaign, annotator: Any, entries: Sequence[Any]) -> dict[str, int]:
+    """Store a batch of ``{item, label, seconds}``; all of it or, on any bad entry, none of it.
+
+    A new label needs the caller's lease on the item (an expired one still counts while the item
+    has room); a changed label updates the caller's annotation and adds seconds. Resubmitting the
+    same label changes nothing, so retries are safe. Every change writes an AnnotationHistory row.
+    Returns counts: created, updated, unchanged.
+    """
+    cleaned = _clean_entries(campaign=campaign, entries=entries)
+    if not cleaned:
+        return {"created": 0, "updated": 0, "unchanged": 0}
+    ids = sorted(item for item, _, _ in cleaned)
+    now = timezone.now()
+    # Lock in id order so concurrent batches never deadlock.
+    items = {item.id: item for item in CampaignItem.objects.select_for_update().filter(campaign=campaign, id__in=ids)
+             .order_by("id")}
+    existing = {a.item_id: a for a in Annotation.objects.select_for_update()
+                .filter(item_id__in=ids, annotator=annotator)}
+    leases = dict(Lease.objects.filter(item_id__in=ids, annotator=annotator).values_list("item_id", "expires_at"))
+    missing_room = [i for i in ids if i in items and i not in existing and i in leases and leases[i] <= now
+                    and not items[i].is_gold]
+    room = _room_after_recount(item_ids=missing_room, annotator=annotator, now=now)
+    errors: list[dict[str, Any]] = []
+    for item_id, _, _ in cleaned:
+        if item_id not in items:
+            errors.append({"item": item_id, "error": "this item is not part of the campaign"})
+        elif item_id not in existing and item_id not in leases:
+            errors.append({"item": item_id, "error": "this item is neither leased to you nor labeled by you"})
+        elif item_id in room and room[item_id] <= 0:
+            errors.append({"item": item_id, "error": "your lease expired and the item went to someone else"})
+    if errors:
+        raise AnnotationBatchError(errors)
+
+    created: list[Annotation] = []
+    updated: list[Annotation] = []
+    history: list[AnnotationHistory] = []
+    unchanged = 0
+    for item_id, label, seconds in cleaned:
+        annotation = existing.get(item_id)
+        if annotation is None:
+            created.append(Annotation(item_id=item_id, annotator=annotator, label=label, seconds=seconds))
+        elif annotation.label != label:
+            history.append(AnnotationHistory(annotation=annotation, old_label=annotation.label, new_label=label,
+                                             changed_by=annotator))
+            annotation.label = label
+            annotation.seconds += seconds
+            annotation.updated_at = now
+            updated.append(annotation)
+        else:
+            unchanged += 1
+    if created:
+        Annotation.objects.bulk_create(created)
+        history.extend(AnnotationHistory(annotation=a, new_label=a.label, changed_by=annotator) for a in created)
+        CampaignItem.objects.filter(id__in=[a.item_id for a in created]).update(labels_count=F("labels_count") + 1)
+    if updated:
+        Annotation.objects.bulk_update(updated, ["label", "seconds", "updated_at"])
+    AnnotationHistory.objects.bulk_create(history)
+    Lease.objects.filter(item_id__in=ids, annotator=annotator).delete()
+    return {"created": len(created), "updated": len(updated), "unchanged": unchanged}
+
+
+def leases_purge_expired(*, grace_minutes: int = 60) -> int:
+    """Delete leases that expired more than ``grace_minutes`` ago; returns how many.
+
+    Expired leases already count for nothing, and leasing reclaims them item by item; this only
+    keeps the table small. The grace period leaves late submissions of a just-expired page room
+    to land while nobody else has taken the item."""
+    cutoff = timezone.now() - timedelta(minutes=grace_minutes)
+    deleted, _ = Lease.objects.filter(expires_at__lt=cutoff).delete()
+    return deleted

@@ -1,6 +1,147 @@
-"""Pages: quality."""
+"""Pages: agreement (researchers), adjudication (admins), snapshots and splits."""
 from __future__ import annotations
 
-from django.urls import URLPattern
+from typing import Any
 
-urlpatterns: list[URLPattern] = []
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_http_methods
+
+from domainsieve.auth import ADMIN, RESEARCHER, has_role, role_required
+from labeling.models import CampaignItem, Split
+from labeling.selectors.quality import (
+    adjudication_history,
+    campaign_agreement,
+    campaign_quality,
+    disagreement_queue,
+    get_campaign_for_researcher,
+    get_snapshot,
+)
+from labeling.services.quality import QualityError, adjudication_record, snapshot_create, split_create
+
+
+def _matrix_rows(classes: list[str], matrix: list[list[int]]) -> list[dict[str, Any]]:
+    return [{"name": name, "cells": row} for name, row in zip(classes, matrix, strict=True)]
+
+
+@role_required(RESEARCHER)
+def agreement_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
+    report = campaign_agreement(campaign=campaign, n_boot=1000)
+    classes = report["classes"]
+    for entry in report["annotators"]:
+        entry["majority_rows"] = _matrix_rows(classes, entry["vs_majority"]["confusion"])
+    return render(request, "labeling/agreement.html", {
+        "campaign": campaign, "report": report, "settings": campaign_quality(campaign=campaign),
+        "overall_rows": _matrix_rows(classes, report["confusion_vs_majority"]),
+        "coincidence_rows": _matrix_rows(classes, [[round(x, 2) for x in row]
+                                                   for row in report["krippendorff_alpha"]["coincidence"]]),
+        "flagged": [g for g in report["gold"]["annotators"] if g["flagged"]],
+    })
+
+
+@role_required(ADMIN)
+@require_http_methods(["GET", "POST"])
+def adjudicate_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
+    if request.method == "POST":
+        item = get_object_or_404(CampaignItem, pk=request.POST.get("item") or 0, campaign=campaign)
+        try:
+            adjudication_record(item=item, label=request.POST.get("label", ""), reason=request.POST.get("reason", ""),
+                                decided_by=request.user, make_gold=request.POST.get("make_gold") == "on")
+            messages.success(request, f"Item {item.id}: final label {request.POST.get('label')} recorded.")
+        except QualityError as error:
+            messages.error(request, str(error))
+            return redirect(f"{request.path}?item={item.id}")
+        return redirect(request.path)
+    queue = disagreement_queue(campaign=campaign, limit=50)
+    current = None
+    if request.GET.get("item", "").isdigit():
+        chosen = int(request.GET["item"])
+        current = next((entry for entry in queue["results"] if entry["item"] == chosen), None)
+    if current is None and queue["results"]:
+        current = queue["results"][0]
+    history = []
+    if current is not None:
+        history = adjudication_history(item=CampaignItem.objects.get(pk=current["item"]))
+    return render(request, "labeling/adjudicate.html", {
+        "campaign": campaign, "queue": queue, "current": current, "history": history,
+        "label_names": campaign.label_names,
+    })
+
+
+@role_required(RESEARCHER)
+@require_http_methods(["GET", "POST"])
+def snapshots_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
+    if request.method == "POST":
+        if not has_role(request.user, ADMIN):
+            messages.error(request, "Only admins freeze snapshots.")
+            return redirect(request.path)
+        try:
+            snapshot = snapshot_create(campaign=campaign, name=request.POST.get("name", ""),
+                                       description=request.POST.get("description", ""), created_by=request.user)
+            messages.success(request, f"Snapshot {snapshot.name} frozen: {snapshot.n_labelled} labels.")
+        except QualityError as error:
+            messages.error(request, str(error))
+        return redirect(request.path)
+    return render(request, "labeling/snapshots.html", {
+        "campaign": campaign, "snapshots": campaign.snapshots.order_by("-id").prefetch_related("splits"),
+    })
+
+
+def _ratios(raw: str) -> tuple[float, float, float]:
+    try:
+        parts = tuple(float(x) for x in raw.replace(",", " ").split())
+    except ValueError:
+        raise QualityError("ratios are three numbers, e.g. 0.8 0.1 0.1") from None
+    if len(parts) != 3:
+        raise QualityError("ratios are three numbers, e.g. 0.8 0.1 0.1")
+    return parts  # type: ignore[return-value]
+
+
+def _optional_int(raw: str | None) -> int | None:
+    if raw is None or not raw.strip():
+        return None
+    if not raw.strip().isdigit():
+        raise QualityError(f"{raw!r} is not a whole number")
+    return int(raw)
+
+
+@role_required(RESEARCHER)
+@require_http_methods(["GET", "POST"])
+def splits_page(request: HttpRequest, snapshot_id: int) -> HttpResponse:
+    snapshot = get_snapshot(ref=snapshot_id)
+    if request.method == "POST":
+        if not has_role(request.user, ADMIN):
+            messages.error(request, "Only admins make splits.")
+            return redirect(request.path)
+        try:
+            preset = request.POST.get("preset", "paper")
+            options: dict[str, Any] = {}
+            if preset == Split.Preset.RATIO:
+                options["ratios"] = _ratios(request.POST.get("ratios", ""))
+            else:
+                options = {k: _optional_int(request.POST.get(k)) for k in ("train", "val_per_class", "test_per_class")}
+            split = split_create(snapshot=snapshot, name=request.POST.get("name", ""), preset=preset,
+                                 seed=_optional_int(request.POST.get("seed")) or 0, created_by=request.user, **options)
+            messages.success(request, f"Split {split} frozen.")
+        except QualityError as error:
+            messages.error(request, str(error))
+        return redirect(request.path)
+    splits = list(snapshot.splits.order_by("name", "-version"))
+    for split in splits:
+        split.rows = [{"subset": subset, "cells": [per_class.get(n, 0) for n in snapshot.class_names],
+                       "total": sum(per_class.values())} for subset, per_class in split.counts.items()]
+    return render(request, "labeling/splits.html", {"snapshot": snapshot, "splits": splits,
+                                                    "campaign": snapshot.campaign})
+
+
+urlpatterns = [
+    path("campaigns/<int:campaign_id>/agreement/", agreement_page, name="campaign-agreement"),
+    path("campaigns/<int:campaign_id>/adjudicate/", adjudicate_page, name="campaign-adjudicate"),
+    path("campaigns/<int:campaign_id>/snapshots/", snapshots_page, name="campaign-snapshots"),
+    path("snapshots/<int:snapshot_id>/splits/", splits_page, name="snapshot-splits"),
+]

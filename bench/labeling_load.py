@@ -1,0 +1,434 @@
+"""Load test of labeling: concurrent annotators against gunicorn + PostgreSQL, then invariants.
+
+Starts gunicorn on a free loopback port against a database it creates and migrates, creates
+``--annotators`` users with tokens and a campaign of ``--items`` items (k=1, k=3 on 10%), and runs
+one client thread per annotator, each looping ``next(n=25)`` then a submit of the whole page, until
+the campaign is done (or ``--time-limit``). A few pages (``--abandon``) are dropped instead of
+submitted and their leases forced to expire, to check that expired leases go back to the pool.
+Prints labels/s, p50/p95/p99 of next and of submit, and the invariants. With ``--browser`` it also
+times, in Chromium, the key that submits a grid page until the next page is painted.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres .venv/bin/python bench/labeling_load.py
+    .venv/bin/python bench/labeling_load.py --items 3000 --annotators 20 --browser
+"""
+from __future__ import annotations
+
+import argparse
+import http.client
+import json
+import os
+import random
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--items", type=int, default=31_000)
+    parser.add_argument("--annotators", type=int, default=50)
+    parser.add_argument("--page", type=int, default=25)
+    parser.add_argument("--k", type=int, default=1)
+    parser.add_argument("--agreement-fraction", type=float, default=0.1)
+    parser.add_argument("--agreement-k", type=int, default=3)
+    parser.add_argument("--abandon", type=float, default=0.01, help="fraction of pages dropped, not submitted")
+    parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
+    parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
+    parser.add_argument("--time-limit", type=float, default=600.0, help="seconds for the load phase")
+    parser.add_argument("--db-name", default="domainsieve_bench")
+    parser.add_argument("--browser", action="store_true", help="also time grid page turns in Chromium")
+    parser.add_argument("--browser-pages", type=int, default=20)
+    parser.add_argument("--browser-dwell", type=float, default=1.5,
+                        help="seconds the simulated annotator looks at a page before submitting it")
+    parser.add_argument("--seed", type=int, default=0)
+    return parser.parse_args()
+
+
+def admin_url() -> str:
+    return os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def bench_url(db_name: str) -> str:
+    parsed = urlparse(admin_url())
+    return parsed._replace(path=f"/{db_name}").geturl()
+
+
+def recreate_database(db_name: str) -> None:
+    import psycopg
+
+    parsed = urlparse(admin_url())
+    with psycopg.connect(parsed._replace(path="/postgres").geturl(), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db_name}"')
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def percentile(values: list[float], q: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+class Client:
+    """One keep-alive HTTP connection with token auth."""
+
+    def __init__(self, port: int, token: str) -> None:
+        self.port = port
+        self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json",
+                        "Accept": "application/json"}
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+
+    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any, float]:
+        data = None if body is None else json.dumps(body)
+        for attempt in range(3):
+            start = time.perf_counter()
+            try:
+                self.conn.request(method, path, body=data, headers=self.headers)
+                response = self.conn.getresponse()
+                payload = response.read()
+                elapsed = time.perf_counter() - start
+                return response.status, json.loads(payload or b"null"), elapsed
+            except (ConnectionError, http.client.HTTPException, TimeoutError):
+                self.conn.close()
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+                if attempt == 2:
+                    raise
+        raise RuntimeError("unreachable")
+
+
+def setup_data(args: argparse.Namespace, media: Path) -> dict[str, Any]:
+    """Users, tokens, a dataset of ``--items`` image rows (no files: the API never reads them) and the campaign."""
+    import django
+
+    django.setup()
+    from django.contrib.auth.models import Group, User
+    from rest_framework.authtoken.models import Token
+
+    from labeling.models import Dataset, Image
+    from labeling.services.campaigns import campaign_create
+
+    group, _ = Group.objects.get_or_create(name="annotator")
+    researcher_group, _ = Group.objects.get_or_create(name="researcher")
+    researcher = User.objects.create_user("bench-researcher", password="bench-pw")
+    researcher.groups.add(researcher_group)
+    # Token auth only: no password hashing for the simulated annotators (it is slow by design).
+    users = User.objects.bulk_create([User(username=f"bench{i:03d}", password="!") for i in range(args.annotators)])
+    group.user_set.add(*users)
+    tokens = [(user.id, Token.objects.create(user=user).key) for user in users]
+    dataset = Dataset.objects.create(name="bench pool")
+    Image.objects.bulk_create(
+        (Image(dataset=dataset, sha256=f"{i:064x}", file=f"images/{i}.jpg", thumb=f"thumbs/{i}.jpg", width=256,
+               height=256, format="JPEG", size_bytes=1, uid=f"u{i}", source="bench") for i in range(args.items)),
+        batch_size=5000)
+    start = time.perf_counter()
+    campaign = campaign_create(name="bench", datasets=[dataset], k=args.k, agreement_fraction=args.agreement_fraction,
+                               agreement_k=args.agreement_k, seed=args.seed, user=researcher)
+    create_seconds = time.perf_counter() - start
+    return {"campaign": campaign.id, "tokens": tokens, "create_seconds": create_seconds}
+
+
+def when_ready(server: Any) -> None:
+    """Gunicorn hook (this module doubles as its config): import every urlconf, and what the apps
+    import with them, once in the master before it forks, so no timed request pays for it."""
+    from django.urls import get_resolver
+
+    get_resolver().url_patterns  # noqa: B018 - the import is the point
+
+
+def start_gunicorn(args: argparse.Namespace, port: int, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    gunicorn = shutil.which("gunicorn", path=str(Path(sys.executable).parent)) or "gunicorn"
+    proc = subprocess.Popen(
+        [gunicorn, "domainsieve.wsgi", "-c", "python:bench.labeling_load", "--preload",
+         "-b", f"127.0.0.1:{port}", "-w", str(args.workers), "-k", "gthread",
+         "--threads", str(args.threads), "--keep-alive", "30", "--log-level", "warning"],
+        cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"gunicorn exited:\n{log.read_text()[-3000:]}")
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/api/v1/health/")
+            conn.getresponse().read()
+            return proc
+        except OSError:
+            time.sleep(0.3)
+    raise SystemExit("gunicorn did not come up in 120 s")
+
+
+def _proc_cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_cpu_seconds(server: subprocess.Popen[bytes], db_name: str) -> float:
+    """CPU time of the gunicorn tree plus the PostgreSQL backends serving the bench database:
+    the machine is shared, so CPU per label says more about capacity than wall-clock rates."""
+    from django.db import connection
+
+    pids = {server.pid}
+    for path in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            if int(path.read_text().rsplit(")", 1)[1].split()[1]) == server.pid:
+                pids.add(int(path.parent.name))
+        except (OSError, ValueError, IndexError):
+            continue
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [db_name])
+        pids |= {row[0] for row in cursor.fetchall()}
+    return sum(_proc_cpu_seconds(pid) for pid in pids)
+
+
+class Load:
+    def __init__(self, args: argparse.Namespace, port: int, setup: dict[str, Any]) -> None:
+        self.args = args
+        self.port = port
+        self.campaign = setup["campaign"]
+        self.tokens = setup["tokens"]
+        self.lock = threading.Lock()
+        self.next_ms: list[float] = []
+        self.submit_ms: list[float] = []
+        self.acked: dict[tuple[int, int], str] = {}
+        self.abandoned: list[tuple[int, list[int]]] = []
+        self.errors: list[str] = []
+        self.deadline = 0.0
+        self.server_cpu = 0.0
+        self.client_cpu = 0.0
+
+    def expire(self, user_id: int, items: list[int]) -> None:
+        from django.db import connection
+
+        # Time passing for a lease, compressed: the abandoned page's leases are made stale now.
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE labeling_lease SET expires_at = now() - interval '1 second' "
+                           "WHERE annotator_id = %s AND item_id = ANY(%s)", [user_id, items])
+
+    def annotator(self, user_id: int, token: str, seed: int) -> None:
+        rng = random.Random(seed)
+        client = Client(self.port, token)
+        path_next = f"/api/v1/campaigns/{self.campaign}/next/?n={self.args.page}"
+        path_submit = f"/api/v1/campaigns/{self.campaign}/annotations/"
+        idle = 0
+        while time.monotonic() < self.deadline:
+            status, body, elapsed = client.call("POST", path_next)
+            with self.lock:
+                self.next_ms.append(elapsed * 1000)
+            if status != 200:
+                self.errors.append(f"next {status}: {body}")
+                return
+            items = [i["item"] for i in body["items"]]
+            if not items:
+                if body["status"] != "active":
+                    return
+                idle += 1  # the rest is leased to others; their pages come back or finish
+                time.sleep(min(0.05 * idle, 1.0))
+                continue
+            idle = 0
+            if rng.random() < self.args.abandon:
+                self.expire(user_id, items)
+                with self.lock:
+                    self.abandoned.append((user_id, items))
+                continue
+            batch = [{"item": i, "label": rng.choice(("natural", "natural", "rendition", "ambiguous")),
+                      "seconds": round(rng.uniform(1, 5), 2)} for i in items]
+            status, body, elapsed = client.call("POST", path_submit, batch)
+            with self.lock:
+                self.submit_ms.append(elapsed * 1000)
+                if status == 200:
+                    for entry in batch:
+                        self.acked[(entry["item"], user_id)] = entry["label"]
+                else:
+                    self.errors.append(f"submit {status}: {str(body)[:300]}")
+
+    def run(self) -> float:
+        self.deadline = time.monotonic() + self.args.time_limit
+        threads = [threading.Thread(target=self.annotator, args=(uid, token, self.args.seed + n), daemon=True)
+                   for n, (uid, token) in enumerate(self.tokens)]
+        start = time.perf_counter()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        return time.perf_counter() - start
+
+
+def check_invariants(load: Load) -> dict[str, int]:
+    from django.db import connection
+    from django.db.models import F
+
+    from labeling.models import Annotation, Campaign, CampaignItem, Lease
+
+    stored = {(a, u): label for a, u, label in Annotation.objects.filter(item__campaign_id=load.campaign)
+              .values_list("item_id", "annotator_id", "label")}
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM (SELECT item_id, annotator_id FROM labeling_annotation "
+                       "GROUP BY 1, 2 HAVING count(*) > 1) d")
+        twice = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM labeling_campaignitem i WHERE i.campaign_id = %s AND "
+                       "(SELECT count(*) FROM labeling_annotation a WHERE a.item_id = i.id) > i.target_k",
+                       [load.campaign])
+        above_k = cursor.fetchone()[0]
+        cursor.execute("SELECT count(*) FROM labeling_campaignitem i WHERE i.campaign_id = %s AND "
+                       "(SELECT count(*) FROM labeling_annotation a WHERE a.item_id = i.id) <> i.labels_count",
+                       [load.campaign])
+        counter_drift = cursor.fetchone()[0]
+    abandoned_items = {i for _, items in load.abandoned for i in items}
+    complete = set(CampaignItem.objects.filter(campaign_id=load.campaign, labels_count__gte=F("target_k"))
+                   .values_list("id", flat=True))
+    return {
+        "acknowledged_labels": len(load.acked),
+        "acknowledged_missing_or_wrong": sum(stored.get(key) != label for key, label in load.acked.items()),
+        "stored_but_not_acknowledged": len(set(stored) - set(load.acked)),
+        "items_above_k": above_k,
+        "annotator_twice_on_item": twice,
+        "labels_count_drift": counter_drift,
+        "abandoned_pages": len(load.abandoned),
+        "abandoned_items_not_reassigned": len(abandoned_items - complete),
+        "items_incomplete": CampaignItem.objects.filter(campaign_id=load.campaign).count() - len(complete),
+        "stale_leases_left": Lease.objects.filter(item__campaign_id=load.campaign).count(),
+        "campaign_finished": int(Campaign.objects.get(pk=load.campaign).status == Campaign.Status.FINISHED),
+    }
+
+
+def browser_paint(args: argparse.Namespace, port: int, media: Path) -> list[float]:
+    """Grid page turns in Chromium: key press to next page painted, thumbnails prefetched."""
+    from django.contrib.auth.models import Group, User
+
+    from labeling.services.campaigns import campaign_create
+    from tests.factories import make_dataset, make_image
+
+    n = args.browser_pages * args.page + args.page
+    dataset = make_dataset(name="bench browser pool")
+    for i in range(n):
+        make_image(dataset=dataset, domain=("natural", "rendition")[i % 2], seed=10_000 + i)
+    user = User.objects.create_user("bench-browser", password="bench-pw")
+    user.groups.add(Group.objects.get(name="annotator"))
+    campaign = campaign_create(name="bench browser", datasets=[dataset], user=User.objects.get(username="bench-researcher"))
+    from playwright.sync_api import sync_playwright
+
+    base = f"http://127.0.0.1:{port}"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=shutil.which("chromium") or "/usr/bin/chromium",
+            args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                  "--disable-component-update", "--disable-sync", "--no-first-run"])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.goto(f"{base}/login/")
+        page.fill("input[name=username]", "bench-browser")
+        page.fill("input[name=password]", "bench-pw")
+        page.click("button[type=submit]")
+        page.wait_for_url(f"{base}/")
+        page.goto(f"{base}/campaigns/{campaign.id}/grid/?n={args.page}")
+        page.wait_for_selector("body[data-ready='1']")
+        page.on("console", lambda message: print(f"  console: {message.text}", file=sys.stderr))
+        for turn in range(args.browser_pages):
+            page.wait_for_timeout(args.browser_dwell * 1000)  # the annotator looks; the next pages prefetch
+            page.keyboard.press("Shift+1")
+            page.keyboard.press("Enter")
+            try:
+                page.wait_for_function(f"window.__gridTimings.length >= {turn + 1}", timeout=15_000)
+            except Exception as error:  # noqa: BLE001 - report what the page shows, then stop timing
+                state = page.evaluate("JSON.stringify({s: window.__gridState().cur, t: window.__gridTimings, "
+                                      "u: document.getElementById('unsaved').textContent})")
+                print(f"  browser: page turn {turn} did not finish ({error.__class__.__name__}): {state}",
+                      file=sys.stderr)
+                break
+        timings = page.evaluate("window.__gridTimings")
+        prefetch = page.evaluate("window.__prefetchMs")
+        browser.close()
+    print(f"  browser: prefetch of a page (next + {args.page} thumbnails decoded): "
+          f"p50={percentile(prefetch, 50):.0f} ms, p95={percentile(prefetch, 95):.0f} ms", file=sys.stderr)
+    return timings
+
+
+def main() -> None:
+    args = parse_args()
+    work = Path(tempfile.mkdtemp(prefix="labeling-bench-"))
+    media = work / "media"
+    media.mkdir()
+    recreate_database(args.db_name)
+    env = dict(os.environ, DATABASE_URL=bench_url(args.db_name), DJANGO_SETTINGS_MODULE="domainsieve.settings",
+               DOMAINSIEVE_VAR=str(work / "var"), MEDIA_ROOT=str(media), DEBUG="false", LOG_LEVEL="WARNING",
+               CELERY_BROKER_URL=os.environ.get("CELERY_BROKER_URL", "filesystem://"))
+    os.environ.update(env)
+    print(f"migrating {args.db_name} ...", file=sys.stderr)
+    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=REPO, env=env, check=True)
+    setup = setup_data(args, media)
+    port = free_port()
+    server = start_gunicorn(args, port, env, work / "gunicorn.log")
+    try:
+        load = Load(args, port, setup)
+        print(f"load: {args.annotators} annotators, {args.items} items ...", file=sys.stderr)
+        cpu_before, client_before = server_cpu_seconds(server, args.db_name), time.process_time()
+        seconds = load.run()
+        # Backends that closed during the run are missed, so this is a lower bound; with
+        # persistent connections (CONN_MAX_AGE) they stay open.
+        load.server_cpu = server_cpu_seconds(server, args.db_name) - cpu_before
+        load.client_cpu = time.process_time() - client_before
+        invariants = check_invariants(load)
+        paint = browser_paint(args, port, media) if args.browser else []
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        server.wait(timeout=30)
+    errors = [line for line in (work / "gunicorn.log").read_text(errors="replace").splitlines()
+              if "Error" in line or "Traceback" in line]
+    if errors:
+        print(f"gunicorn log ({work / 'gunicorn.log'}) has errors:", *errors[:10], sep="\n  ", file=sys.stderr)
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    report(args, setup, load, seconds, invariants, paint)
+
+
+def report(args: argparse.Namespace, setup: dict[str, Any], load: Load, seconds: float,
+           invariants: dict[str, int], paint: list[float]) -> None:
+    def line(name: str, values: list[float]) -> str:
+        return (f"{name:<8} n={len(values):>6}  p50={percentile(values, 50):7.1f} ms  p95={percentile(values, 95):7.1f} ms"
+                f"  p99={percentile(values, 99):7.1f} ms")
+
+    labels = invariants["acknowledged_labels"]
+    print(f"cores: {os.cpu_count()}, gunicorn {args.workers} workers x {args.threads} threads, "
+          f"{args.annotators} annotators, page {args.page}")
+    print(f"campaign_create: {args.items} items in {setup['create_seconds']:.2f} s")
+    print(f"labels: {labels} in {seconds:.1f} s = {labels / seconds:.0f} labels/s")
+    if labels:
+        per_label = load.server_cpu / labels * 1000
+        print(f"server CPU (gunicorn + postgres backends): {load.server_cpu:.1f} s = {per_label:.2f} ms/label"
+              f" -> {2000 / per_label:.0f} labels/s on 2 dedicated cores; client CPU {load.client_cpu:.1f} s;"
+              f" load average now {os.getloadavg()[0]:.1f}")
+    print(line("next", load.next_ms))
+    print(line("submit", load.submit_ms))
+    if paint:
+        print(line("paint", paint[1:] or paint) + "  (grid submit key -> next page painted)")
+    violations = sum(invariants[k] for k in ("acknowledged_missing_or_wrong", "stored_but_not_acknowledged",
+                                             "items_above_k", "annotator_twice_on_item", "labels_count_drift",
+                                             "abandoned_items_not_reassigned"))
+    for key, value in invariants.items():
+        print(f"  {key}: {value}")
+    print(f"errors: {len(load.errors)} {load.errors[:3]}")
+    print(f"violations: {violations}")
+    if violations or load.errors:
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()

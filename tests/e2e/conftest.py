@@ -1,0 +1,1 @@
+"""Browser tests: fixtures live in tests/browser.py, registered by tests/conftest.py."""
