@@ -1,3 +1,13 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from classifier import api_apply
+from classifier.api import ClassifierRunDetailApi, ClassifierRunListApi, EmbeddingSetListApi
+
+urlpatterns = [
+    path("classifier-runs/", ClassifierRunListApi.as_view(), name="api-classifier-runs"),
+    path("classifier-runs/<int:run_id>/", ClassifierRunDetailApi.as_view(), name="api-classifier-run"),
+    path("embedding-sets/", EmbeddingSetListApi.as_view(), name="api-embedding-sets"),
+    *api_apply.urlpatterns,
+]

@@ -1,2 +1,87 @@
-"""Models of the classifier app."""
+"""Models of the classifier app: embedding sets and classifier runs.
+
+Arrays live under ``settings.ARTIFACTS_ROOT``; rows hold metadata, relative paths and JSON
+summaries (metrics, thresholds), never big arrays.
+"""
 from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from labeling.models import Dataset
+
+
+class JobStatus(models.TextChoices):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class EmbeddingSet(models.Model):
+    """Features of every image of one dataset under one extractor (``classifier.ml.embed`` layout)."""
+
+    dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="embedding_sets")
+    extractor = models.CharField(max_length=500, help_text="extractor string, e.g. timm:efficientnet_lite0/pypi")
+    path = models.CharField(max_length=500, help_text="directory under ARTIFACTS_ROOT")
+    dim = models.PositiveIntegerField(default=0)
+    count = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0, help_text="images that did not decode (zero rows)")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["dataset", "extractor"], name="embedding_set_unique")]
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.dataset_id} @ {self.extractor}: {self.status}"
+
+    @property
+    def progress(self) -> float:
+        return self.done / self.count if self.count else 0.0
+
+
+class ClassifierRun(models.Model):
+    """One fitted domain classifier: what it trained on, how, and how well it did."""
+
+    class LabelsSource(models.TextChoices):
+        INTENDED_DOMAIN = "intended_domain", "images' intended domain, seeded stratified split"
+        SPLIT = "split", "a frozen label snapshot split"
+
+    name = models.CharField(max_length=200, blank=True, default="")
+    labels_source = models.CharField(max_length=32, choices=LabelsSource.choices)
+    datasets = models.ManyToManyField(Dataset, blank=True, related_name="classifier_runs",
+                                      help_text="datasets whose intended domain labels the run (intended_domain)")
+    split = models.ForeignKey("labeling.Split", null=True, blank=True, on_delete=models.PROTECT,
+                              related_name="classifier_runs")
+    extractor = models.CharField(max_length=500)
+    method = models.CharField(max_length=40)
+    classes = models.JSONField(default=list, help_text="class names in score-column order")
+    hyperparameters = models.JSONField(default=dict, blank=True)
+    target_precision = models.FloatField(default=0.98)
+    metrics = models.JSONField(default=dict, blank=True)
+    thresholds = models.JSONField(default=dict, blank=True, help_text="{class: score threshold at target precision}")
+    artifacts = models.JSONField(default=dict, blank=True, help_text="{name: path under ARTIFACTS_ROOT}")
+    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
+    progress = models.FloatField(default=0.0)
+    error = models.TextField(blank=True, default="")
+    duration_s = models.FloatField(null=True, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"run {self.id} {self.method} @ {self.extractor}: {self.status}"
+from .models_apply import *  # noqa: F403, E402

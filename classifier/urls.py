@@ -1,3 +1,12 @@
 from __future__ import annotations
 
-urlpatterns: list = []
+from django.urls import path
+
+from classifier import views, views_apply
+
+urlpatterns = [
+    path("classifier/runs/", views.run_list, name="classifier-runs"),
+    path("classifier/runs/<int:run_id>/", views.run_detail, name="classifier-run"),
+    path("classifier/compare/", views.run_compare, name="classifier-compare"),
+    *views_apply.urlpatterns,
+]

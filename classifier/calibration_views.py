@@ -1,0 +1,35 @@
+"""Context builders for the run report and comparison pages (tables from stored metrics JSON)."""
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from classifier.ml.calibration import best_model_per_class
+from classifier.models import ClassifierRun
+
+
+def run_report_context(run: ClassifierRun) -> dict[str, Any]:
+    m = run.metrics or {}
+    classes = m.get("scored_classes", [])
+    rows = []
+    for c in classes:
+        row = {"class": c, "threshold": m["thresholds"].get(c), "val": m["val"][c], "test": m["test"][c],
+               "per_dataset": [(g, v[c]) for g, v in sorted(m.get("per_dataset", {}).items()) if c in v]}
+        rows.append(row)
+    confusion = m.get("confusion")
+    return {"run": run, "rows": rows, "confusion": confusion,
+            "confusion_rows": list(zip(confusion["classes"], confusion["test"], strict=True)) if confusion else [],
+            "curves": {f"run {run.id} {run.method}": m.get("pr_test", {})}}
+
+
+def compare_context(runs: Sequence[ClassifierRun]) -> dict[str, Any]:
+    results = {f"run {r.id} {r.method}": r.metrics for r in runs if r.metrics}
+    classes = ["natural", "rendition", "ambiguous"]
+    table = []
+    for name, m in results.items():
+        table.append({"name": name, "cells": [
+            m["val"].get(c, {}).get("recall") if c in m.get("val", {}) else None for c in classes] + [
+            m["test"].get(c, {}).get("recall") if c in m.get("test", {}) else None for c in classes]})
+    return {"runs": runs, "classes": classes, "table": table,
+            "best": best_model_per_class(results, classes=("natural", "rendition")),
+            "curves": {name: m.get("pr_test", {}) for name, m in results.items()}}

@@ -1,0 +1,138 @@
+"""Apply jobs (classifiers over webdataset shards), their shards, and test-set cleaning jobs.
+
+An ApplyJob keeps a snapshot of what it applies (extractor string, head artifact paths,
+thresholds) so a job stays reproducible when classifier runs are retrained or deleted.
+Progress and completion live in ApplyShard rows: one per input shard (or embedding chunk).
+"""
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+__all__ = ["ApplyJob", "ApplyShard", "CleanTestset"]
+
+
+class ApplyJob(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        FINALIZING = "finalizing"
+        DONE = "done"
+        FAILED = "failed"  # some shards failed: the summary covers the done ones and says so
+        CANCELLED = "cancelled"
+
+    class Source(models.TextChoices):
+        SHARDS = "shards", "webdataset shards"
+        EMBEDDINGS = "embeddings", "stored embeddings"
+
+    class Level(models.TextChoices):
+        STRICT = "strict", "strict (98% precision)"
+        DEFAULT = "default", "default"
+
+    name = models.CharField(max_length=200)
+    source = models.CharField(max_length=16, choices=Source.choices, default=Source.SHARDS)
+    pattern = models.TextField(blank=True, default="", help_text="brace pattern or glob of .tar shards")
+    embedding_dir = models.CharField(max_length=500, blank=True, default="")
+    embedding_set_id = models.BigIntegerField(null=True, blank=True)
+    natural_run_id = models.BigIntegerField(null=True, blank=True)
+    rendition_run_id = models.BigIntegerField(null=True, blank=True)
+    extractor = models.CharField(max_length=300)
+    natural_head_path = models.CharField(max_length=500)
+    rendition_head_path = models.CharField(max_length=500)
+    # {"strict": {"natural": t, "rendition": t}, "default": {...}}
+    thresholds = models.JSONField(default=dict)
+    level = models.CharField(max_length=16, choices=Level.choices, default=Level.STRICT,
+                             help_text="which thresholds the parquet 'domain' column uses")
+    batch_size = models.PositiveIntegerField(default=256)
+    device = models.CharField(max_length=32, default="auto")
+    out_dir = models.CharField(max_length=500, blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    cancel_requested = models.BooleanField(default=False)
+    shards_total = models.PositiveIntegerField(default=0)
+    summary = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="apply_jobs")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"apply job {self.id} ({self.name}): {self.status}"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED)
+
+
+class ApplyShard(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    job = models.ForeignKey(ApplyJob, on_delete=models.CASCADE, related_name="shards")
+    index = models.PositiveIntegerField()
+    path = models.CharField(max_length=500, help_text="input tar, or embedding chunk name")
+    out_path = models.CharField(max_length=500)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    rows = models.PositiveBigIntegerField(default=0)
+    skipped = models.PositiveBigIntegerField(default=0)
+    skipped_keys = models.JSONField(default=list, blank=True)
+    uid_sources = models.JSONField(default=dict, blank=True)
+    worker = models.CharField(max_length=200, blank=True, default="")
+    # A fresh token per claim: only the claim holder may complete the shard, so a worker presumed
+    # dead that wakes up late cannot count its shard twice.
+    claim_token = models.CharField(max_length=32, blank=True, default="")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    seconds = models.FloatField(default=0.0)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["job_id", "index"]
+        constraints = [models.UniqueConstraint(fields=["job", "index"], name="applyshard_unique_index")]
+        indexes = [models.Index(fields=["job", "status"])]
+
+    def __str__(self) -> str:
+        return f"shard {self.index} of job {self.job_id}: {self.status}"
+
+
+class CleanTestset(models.Model):
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    source = models.ForeignKey("labeling.Dataset", on_delete=models.CASCADE, related_name="clean_jobs")
+    result = models.ForeignKey("labeling.Dataset", null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="cleaned_from")
+    result_name = models.CharField(max_length=200)
+    natural_run_id = models.BigIntegerField(null=True, blank=True)
+    rendition_run_id = models.BigIntegerField(null=True, blank=True)
+    extractor = models.CharField(max_length=300)
+    natural_head_path = models.CharField(max_length=500)
+    rendition_head_path = models.CharField(max_length=500)
+    thresholds = models.JSONField(default=dict)  # the strict thresholds used: {"natural": t, "rendition": t}
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    # Table 11 row plus masked classes and per-class kept counts.
+    counts = models.JSONField(default=dict, blank=True)
+    scores_path = models.CharField(max_length=500, blank=True, default="")
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="clean_jobs")
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"clean {self.source_id} -> {self.result_name}: {self.status}"

@@ -1,0 +1,438 @@
+"""Services (writes) of the classifier app: embedding sets and classifier runs.
+
+Runs are created in the web process (validated at once, so bad input is a 400, not a failed
+job) and executed on the ``gpu`` queue. Execution writes artifacts into a ``.partial``
+directory renamed into place at the end; a failure removes it and marks the run failed, so no
+run is ever left half-written.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from classifier.ml.calibration import evaluate_model
+from classifier.ml.extractors import ExtractorError, parse_extractor
+from classifier.ml.methods import ALL_METHODS, EMBEDDING_METHODS, IMAGE_METHODS, MethodError
+from classifier.models import ClassifierRun, EmbeddingSet, JobStatus
+from labeling.domains import DOMAINS
+from labeling.models import Dataset, Image
+
+log = logging.getLogger(__name__)
+Progress = Callable[[int, int], None] | None
+# Fewest labels per class in each subset: thresholds need validation positives, metrics test ones.
+MIN_PER_CLASS = {"train": 2, "val": 2, "test": 1}
+FT_OVERRIDE_KEYS = ("lr", "momentum", "weight_decay", "batch_size", "epochs", "step_size", "gamma")
+
+
+class ClassifierInputError(ValueError):
+    """Input a run or embedding cannot be made from; the message says what to change."""
+
+
+# ---------------------------------------------------------------- embedding sets
+
+
+def _artifacts() -> Path:
+    return Path(settings.ARTIFACTS_ROOT)
+
+
+def _extractor_slug(extractor: str) -> str:
+    import hashlib
+
+    return hashlib.sha1(extractor.encode()).hexdigest()[:12]
+
+
+def extractor_validate(extractor: str) -> str:
+    """The canonical extractor string; ClassifierInputError when it does not parse."""
+    try:
+        return str(parse_extractor(extractor))
+    except ExtractorError as exc:
+        raise ClassifierInputError(str(exc)) from exc
+
+
+def embedding_set_get_or_create(*, dataset: Dataset, extractor: str, created_by: Any = None) -> EmbeddingSet:
+    extractor = extractor_validate(extractor)
+    embedding_set, _ = EmbeddingSet.objects.get_or_create(
+        dataset=dataset, extractor=extractor,
+        defaults={"path": f"embeddings/{dataset.id}/{_extractor_slug(extractor)}", "created_by": created_by},
+    )
+    return embedding_set
+
+
+def embedding_set_request(*, dataset: Dataset, extractor: str, created_by: Any = None) -> EmbeddingSet:
+    """Create (or reuse) the set and queue ``embed_task`` on the gpu queue after commit."""
+    from classifier.tasks import embed_task
+
+    with transaction.atomic():
+        embedding_set = embedding_set_get_or_create(dataset=dataset, extractor=extractor, created_by=created_by)
+        if embedding_set.status != JobStatus.SUCCEEDED:
+            transaction.on_commit(lambda: embed_task.delay(embedding_set.id))
+    return embedding_set
+
+
+def embedding_set_compute(*, embedding_set_id: int, device: str = "cpu", precision: str = "fp32",
+                          batch_size: int = 64, num_workers: int = 0, chunk_size: int = 4096,
+                          progress: Progress = None) -> EmbeddingSet:
+    """Embed every image of the set's dataset; resumable (finished chunks are kept). Idempotent:
+    a set already succeeded over the same images returns at once."""
+    from classifier.ml.embed import embed_images
+    from classifier.ml.extractors import build_extractor
+
+    embedding_set = EmbeddingSet.objects.get(pk=embedding_set_id)
+    images = list(Image.objects.filter(dataset_id=embedding_set.dataset_id).order_by("id").values_list("id", "file"))
+    if embedding_set.status == JobStatus.SUCCEEDED and embedding_set.count == len(images):
+        return embedding_set
+    EmbeddingSet.objects.filter(pk=embedding_set.pk).update(status=JobStatus.RUNNING, started_at=timezone.now(),
+                                                            count=len(images), done=0, error="")
+    out = _artifacts() / embedding_set.path
+    media = Path(settings.MEDIA_ROOT)
+
+    def report(done: int, total: int) -> None:
+        EmbeddingSet.objects.filter(pk=embedding_set.pk).update(done=done)
+        if progress is not None:
+            progress(done, total)
+
+    try:
+        extractor = build_extractor(embedding_set.extractor, device=device, precision=precision)
+        ids, sources = [i for i, _ in images], [str(media / f) for _, f in images]
+        try:
+            result = embed_images(extractor, sources, out, ids=ids, batch_size=batch_size, num_workers=num_workers,
+                                  chunk_size=chunk_size, progress=report)
+        except ValueError:
+            # The dataset changed since a previous attempt: its chunks no longer line up.
+            shutil.rmtree(out, ignore_errors=True)
+            result = embed_images(extractor, sources, out, ids=ids, batch_size=batch_size, num_workers=num_workers,
+                                  chunk_size=chunk_size, progress=report)
+    except Exception as exc:
+        EmbeddingSet.objects.filter(pk=embedding_set.pk).update(status=JobStatus.FAILED, error=str(exc)[:4000],
+                                                                finished_at=timezone.now())
+        raise
+    EmbeddingSet.objects.filter(pk=embedding_set.pk).update(
+        status=JobStatus.SUCCEEDED, dim=result.dim, count=result.count, done=result.count,
+        failed=len(result.failed), finished_at=timezone.now())
+    embedding_set.refresh_from_db()
+    return embedding_set
+
+
+# ---------------------------------------------------------------- labels
+
+
+@dataclass
+class LabelledImages:
+    image_ids: np.ndarray
+    labels: np.ndarray
+    subsets: np.ndarray  # train / val / test
+    groups: np.ndarray  # dataset name, for per-test-set metrics
+    files: list[str]
+    dataset_ids: np.ndarray
+
+    def subset(self, name: str) -> np.ndarray:
+        return np.flatnonzero(self.subsets == name)
+
+
+def stratified_split(labels: Sequence[str], *, seed: int, val_fraction: float, test_fraction: float) -> np.ndarray:
+    """Seeded per-class split into train/val/test (each class keeps its share in each subset)."""
+    labels = np.asarray(labels)
+    subsets = np.full(len(labels), "train", dtype=object)
+    rng = np.random.default_rng(seed)
+    for c in sorted(set(labels.tolist())):
+        rows = rng.permutation(np.flatnonzero(labels == c))
+        n_val = max(MIN_PER_CLASS["val"], round(val_fraction * len(rows)))
+        n_test = max(MIN_PER_CLASS["test"], round(test_fraction * len(rows)))
+        subsets[rows[:n_val]] = "val"
+        subsets[rows[n_val:n_val + n_test]] = "test"
+    return subsets.astype(str)
+
+
+def labelled_images(*, labels_source: str, datasets: Sequence[Dataset] = (), split: Any = None,
+                    classes: Sequence[str], seed: int = 0, val_fraction: float = 0.2,
+                    test_fraction: float = 0.2) -> LabelledImages:
+    """The labelled images a run trains and evaluates on; ClassifierInputError when unusable."""
+    if labels_source == ClassifierRun.LabelsSource.INTENDED_DOMAIN:
+        if not datasets:
+            raise ClassifierInputError("labels source intended_domain needs at least one dataset")
+        rows = list(Image.objects.filter(dataset__in=list(datasets), intended_domain__in=list(classes))
+                    .order_by("id").values_list("id", "intended_domain", "dataset__name", "file", "dataset_id"))
+        labels = np.array([r[1] for r in rows], dtype=str)
+        _check_class_totals(labels, classes)
+        subsets = stratified_split(labels, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+    elif labels_source == ClassifierRun.LabelsSource.SPLIT:
+        if split is None:
+            raise ClassifierInputError("labels source split needs a split")
+        from labeling.models import SnapshotLabel, SplitAssignment
+
+        label_of = dict(SnapshotLabel.objects.filter(snapshot_id=split.snapshot_id).values_list("image_id", "label"))
+        assigned = (SplitAssignment.objects.filter(split=split, subset__in=["train", "val", "test"])
+                    .order_by("image_id").values_list("image_id", "subset", "image__dataset__name", "image__file",
+                                                      "image__dataset_id"))
+        rows, subset_list = [], []
+        for image_id, subset, group, file, dataset_id in assigned:
+            if label_of.get(image_id) in classes:
+                rows.append((image_id, label_of[image_id], group, file, dataset_id))
+                subset_list.append(subset)
+        labels = np.array([r[1] for r in rows], dtype=str)
+        _check_class_totals(labels, classes)
+        subsets = np.array(subset_list, dtype=str)
+    else:
+        raise ClassifierInputError(f"unknown labels source {labels_source!r}; expected intended_domain or split")
+    result = LabelledImages(np.array([r[0] for r in rows], dtype=np.int64), labels, subsets,
+                            np.array([r[2] for r in rows], dtype=str), [r[3] for r in rows],
+                            np.array([r[4] for r in rows], dtype=np.int64))
+    for subset, minimum in MIN_PER_CLASS.items():
+        sub = result.labels[result.subsets == subset]
+        short = [f"{c}: {int((sub == c).sum())}" for c in classes if (sub == c).sum() < minimum]
+        if short:
+            raise ClassifierInputError(f"too few {subset} labels (need at least {minimum} per class): "
+                                       f"{', '.join(short)}; label more images or choose other classes")
+    return result
+
+
+def _check_class_totals(labels: np.ndarray, classes: Sequence[str]) -> None:
+    missing = [c for c in classes if not (labels == c).any()]
+    if missing:
+        raise ClassifierInputError(f"no labelled images of class {', '.join(missing)}; label some or pass classes "
+                                   "without it")
+    need = sum(MIN_PER_CLASS.values())
+    short = [f"{c}: {int((labels == c).sum())}" for c in classes if (labels == c).sum() < need]
+    if short:
+        raise ClassifierInputError(f"too few labels for train/validation/test splits (need at least {need} per "
+                                   f"class): {', '.join(short)}")
+
+
+# ---------------------------------------------------------------- runs
+
+
+@transaction.atomic
+def classifier_run_create(*, created_by: Any, method: str, extractor: str, labels_source: str,
+                          datasets: Sequence[Dataset] = (), split: Any = None, classes: Sequence[str] | None = None,
+                          hyperparameters: dict[str, Any] | None = None, target_precision: float = 0.98,
+                          name: str = "", embedding_sets: Sequence[EmbeddingSet] = (), enqueue: bool = True
+                          ) -> ClassifierRun:
+    """Validate everything a run needs, create it queued and (``enqueue``) send it to the gpu queue."""
+    extractor = extractor_validate(extractor)
+    if method not in ALL_METHODS:
+        raise ClassifierInputError(f"unknown method {method!r}; expected one of {', '.join(ALL_METHODS)}")
+    if not 0.5 <= target_precision < 1.0:
+        raise ClassifierInputError("target_precision must be in [0.5, 1)")
+    classes = list(classes or DOMAINS)
+    unknown = [c for c in classes if c not in DOMAINS]
+    if unknown or len(classes) < 2:
+        raise ClassifierInputError(f"classes must be two or more of {', '.join(DOMAINS)}; got {classes}")
+    hp = dict(hyperparameters or {})
+    for embedding_set in embedding_sets:
+        if embedding_set.extractor != extractor:
+            raise ClassifierInputError(f"embedding set {embedding_set.id} was made with {embedding_set.extractor}, "
+                                       f"not {extractor}")
+    hp["embedding_sets"] = [e.id for e in embedding_sets]
+    _check_hyperparameters(method, hp)
+    labelled_images(labels_source=labels_source, datasets=datasets, split=split, classes=classes,
+                    seed=int(hp.get("seed", 0)), val_fraction=float(hp.get("val_fraction", 0.2)),
+                    test_fraction=float(hp.get("test_fraction", 0.2)))
+    run = ClassifierRun.objects.create(name=name, labels_source=labels_source, split=split, extractor=extractor,
+                                       method=method, classes=classes, hyperparameters=hp,
+                                       target_precision=target_precision, created_by=created_by)
+    if datasets:
+        run.datasets.set(datasets)
+    if enqueue:
+        from classifier.tasks import train_task
+
+        transaction.on_commit(lambda: train_task.delay(run.id))
+    return run
+
+
+def _check_hyperparameters(method: str, hp: dict[str, Any]) -> None:
+    from classifier.ml.finetune import FT_PRESETS
+
+    numeric = ("seed", "val_fraction", "test_fraction", "max_steps", *FT_OVERRIDE_KEYS)
+    for key in numeric:
+        if key in hp and (isinstance(hp[key], bool) or not isinstance(hp[key], int | float)):
+            raise ClassifierInputError(f"hyperparameter {key} must be a number, got {hp[key]!r}")
+    for key in ("val_fraction", "test_fraction"):
+        if key in hp and not 0 < hp[key] < 0.5:
+            raise ClassifierInputError(f"hyperparameter {key} must be in (0, 0.5)")
+    if method in IMAGE_METHODS and hp.get("preset", "released") not in FT_PRESETS:
+        raise ClassifierInputError(f"unknown FT preset {hp['preset']!r}; expected one of {', '.join(FT_PRESETS)}")
+
+
+def classifier_run_execute(*, run_id: int, device: str = "cpu", precision: str = "fp32", batch_size: int = 64,
+                           num_workers: int = 0, progress: Progress = None) -> ClassifierRun:
+    """Fit, calibrate and evaluate a queued run. A redelivered task for a finished run does nothing."""
+    with transaction.atomic():
+        run = ClassifierRun.objects.select_for_update().get(pk=run_id)
+        if run.status == JobStatus.SUCCEEDED:
+            return run
+        run.status, run.started_at, run.progress, run.error = JobStatus.RUNNING, timezone.now(), 0.0, ""
+        run.save(update_fields=["status", "started_at", "progress", "error"])
+    final = _artifacts() / "classifier_runs" / str(run.id)
+    partial = final.with_name(f"{run.id}.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    started = time.perf_counter()
+    try:
+        metrics, artifacts = _fit_and_evaluate(run, partial, device=device, precision=precision,
+                                               batch_size=batch_size, num_workers=num_workers, progress=progress)
+        (partial / "metrics.json").write_text(json.dumps(metrics))
+        shutil.rmtree(final, ignore_errors=True)
+        partial.rename(final)
+    except Exception as exc:
+        shutil.rmtree(partial, ignore_errors=True)
+        ClassifierRun.objects.filter(pk=run.pk).update(status=JobStatus.FAILED, error=str(exc)[:4000],
+                                                        finished_at=timezone.now(),
+                                                        duration_s=time.perf_counter() - started)
+        log.exception("classifier run %s failed", run.id)
+        raise
+    relative = f"classifier_runs/{run.id}"
+    ClassifierRun.objects.filter(pk=run.pk).update(
+        status=JobStatus.SUCCEEDED, progress=1.0, metrics=metrics, thresholds=metrics["thresholds"],
+        artifacts={k: f"{relative}/{v}" for k, v in {**artifacts, "metrics": "metrics.json"}.items()},
+        finished_at=timezone.now(), duration_s=time.perf_counter() - started)
+    run.refresh_from_db()
+    return run
+
+
+def _fit_and_evaluate(run: ClassifierRun, out: Path, *, device: str, precision: str, batch_size: int,
+                      num_workers: int, progress: Progress) -> tuple[dict[str, Any], dict[str, str]]:
+    hp = run.hyperparameters
+    seed = int(hp.get("seed", 0))
+    data = labelled_images(labels_source=run.labels_source, datasets=list(run.datasets.all()), split=run.split,
+                           classes=run.classes, seed=seed, val_fraction=float(hp.get("val_fraction", 0.2)),
+                           test_fraction=float(hp.get("test_fraction", 0.2)))
+    tr, va, te = data.subset("train"), data.subset("val"), data.subset("test")
+    step = _stepper(run, progress)
+    if run.method in EMBEDDING_METHODS:
+        from classifier.ml.methods import fit_method
+
+        features = _features_for(run, data.image_ids, data.dataset_ids, device=device, precision=precision, batch_size=batch_size,
+                                 num_workers=num_workers)
+        step(0.6)
+        params = {k: v for k, v in hp.items() if k in ("cs", "ks", "C", "temperature")}
+        model = fit_method(run.method, features[tr], data.labels[tr], run.classes, x_val=features[va],
+                           y_val=data.labels[va], hyperparameters=params, target_precision=run.target_precision,
+                           seed=seed)
+        model.save(out / "model.pkl")
+        val_scores, test_scores, classes = model.scores(features[va]), model.scores(features[te]), model.classes
+        artifacts, fitted = {"model": "model.pkl"}, model.params
+    elif run.method in IMAGE_METHODS:
+        from classifier.ml.extractors import build_extractor
+        from classifier.ml.finetune import finetune, finetune_scores
+
+        media = Path(settings.MEDIA_ROOT)
+        files = np.array([str(media / f) for f in data.files], dtype=object)
+        extractor = build_extractor(run.extractor, device=device, precision=precision, seed=seed)
+        result = finetune(extractor, files[tr].tolist(), data.labels[tr], files[va].tolist(), data.labels[va],
+                          run.classes, method=run.method, preset=hp.get("preset", "released"),
+                          overrides={k: hp[k] for k in FT_OVERRIDE_KEYS if k in hp}, num_workers=num_workers,
+                          max_steps=hp.get("max_steps"), seed=seed, progress=lambda e, n: step(0.8 * e / n))
+        result.save(out / "ft.pt", run.extractor)
+        val_scores = finetune_scores(result, files[va].tolist(), extractor, batch_size=batch_size)
+        test_scores = finetune_scores(result, files[te].tolist(), extractor, batch_size=batch_size)
+        classes, artifacts = result.classes, {"model": "ft.pt"}
+        fitted = {"best_epoch": result.best_epoch, "history": result.history, **result.hyperparameters}
+    else:  # create() refuses these; a hand-edited row lands here
+        raise MethodError(f"unknown method {run.method!r}")
+    metrics = evaluate_model(classes=classes, val_scores=val_scores, y_val=data.labels[va], test_scores=test_scores,
+                             y_test=data.labels[te], test_groups=data.groups[te], target=run.target_precision)
+    metrics.update({"scored_classes": classes, "fitted": fitted,
+                    "counts": {s: {c: int(((data.subsets == s) & (data.labels == c)).sum()) for c in run.classes}
+                               for s in ("train", "val", "test")}})
+    np.savez(out / "scores.npz", val_ids=data.image_ids[va], val_scores=val_scores, test_ids=data.image_ids[te],
+             test_scores=test_scores)
+    artifacts["scores"] = "scores.npz"
+    return metrics, artifacts
+
+
+def _features_for(run: ClassifierRun, image_ids: np.ndarray, dataset_ids: np.ndarray, **compute: Any) -> np.ndarray:
+    """Raw features of ``image_ids`` (of ``dataset_ids``), from the run's embedding sets (computed where missing)."""
+    from classifier.ml.embed import load_embeddings
+
+    chosen = {e.dataset_id: e for e in EmbeddingSet.objects.filter(id__in=run.hyperparameters.get("embedding_sets", []))}
+    features: np.ndarray | None = None
+    for dataset_id in sorted(set(dataset_ids.tolist())):
+        embedding_set = chosen.get(dataset_id) or embedding_set_get_or_create(
+            dataset=Dataset.objects.get(pk=dataset_id), extractor=run.extractor, created_by=run.created_by)
+        if embedding_set.extractor != run.extractor:
+            raise ClassifierInputError(f"embedding set {embedding_set.id} was made with {embedding_set.extractor}, "
+                                       f"not {run.extractor}")
+        # Idempotent: returns at once when the set is finished and the dataset has not grown.
+        embedding_set = embedding_set_compute(embedding_set_id=embedding_set.id, **compute)
+        ids, chunk = load_embeddings(_artifacts() / embedding_set.path)
+        if features is None:
+            features = np.zeros((len(image_ids), chunk.shape[1]), np.float16)
+        row_of = {int(i): r for r, i in enumerate(ids)}
+        for r in np.flatnonzero(dataset_ids == dataset_id):
+            image_id = int(image_ids[r])
+            if image_id not in row_of:
+                raise ClassifierInputError(f"embedding set {embedding_set.id} lacks image {image_id}; recompute it")
+            features[r] = chunk[row_of[image_id]]
+    assert features is not None
+    return features
+
+
+def _stepper(run: ClassifierRun, progress: Progress) -> Callable[[float], None]:
+    def step(fraction: float) -> None:
+        ClassifierRun.objects.filter(pk=run.pk).update(progress=fraction)
+        if progress is not None:
+            progress(int(fraction * 100), 100)
+
+    return step
+
+
+# ---------------------------------------------------------------- active learning
+
+
+def campaign_predictions_update(*, campaign_id: int, run_id: int, device: str = "cpu", precision: str = "fp32",
+                                batch_size: int = 64) -> int:
+    """Score a campaign's items with a finished run and store predicted label, score and uncertainty
+    (``1 - top score``; ternary runs only) for the predicted-groups and uncertainty orderings.
+
+    A binary run predicts its class where the score passes its threshold and nothing elsewhere.
+    Returns the number of items updated. Cost: embedding of items not yet embedded, then a matmul.
+    """
+    from labeling.models import CampaignItem
+    from labeling.services.campaigns import campaign_set_predictions
+
+    run = ClassifierRun.objects.get(pk=run_id)
+    if run.status != JobStatus.SUCCEEDED:
+        raise ClassifierInputError(f"run {run.id} is {run.status}; only a finished run can predict")
+    rows = list(CampaignItem.objects.filter(campaign_id=campaign_id).order_by("id")
+                .values_list("image_id", "image__dataset_id", "image__file"))
+    if not rows:
+        return 0
+    image_ids = np.array([r[0] for r in rows], dtype=np.int64)
+    model_path = _artifacts() / run.artifacts["model"]
+    if run.method in EMBEDDING_METHODS:
+        from classifier.ml.methods import load_head
+
+        head = load_head(model_path)
+        features = _features_for(run, image_ids, np.array([r[1] for r in rows], dtype=np.int64), device=device,
+                                 precision=precision, batch_size=batch_size)
+        scores, classes = head.predict_proba(features), head.classes
+    else:
+        from classifier.ml.finetune import finetune_scores, load_finetuned
+
+        result, extractor = load_finetuned(model_path, device=device, precision=precision)
+        media = Path(settings.MEDIA_ROOT)
+        scores = finetune_scores(result, [str(media / r[2]) for r in rows], extractor, batch_size=batch_size)
+        classes = result.classes
+    predictions: dict[int, tuple[str | None, float, float | None]] = {}
+    for image_id, row in zip(image_ids.tolist(), scores, strict=True):
+        if len(classes) > 1:
+            top = int(np.argmax(row))
+            predictions[image_id] = (classes[top], float(row[top]), float(1.0 - row[top]))
+        else:
+            threshold = run.thresholds.get(classes[0])
+            fires = threshold is not None and row[0] >= threshold
+            predictions[image_id] = (classes[0] if fires else None, float(row[0]), None)
+    from labeling.models import Campaign
+
+    return campaign_set_predictions(campaign=Campaign.objects.get(pk=campaign_id), predictions=predictions)

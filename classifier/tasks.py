@@ -1,0 +1,46 @@
+"""Celery adapters (queue ``gpu`` by module routing): take ids, call a service.
+
+CUDA is chosen inside the task, never at import, so the parent worker process stays CUDA-free.
+"""
+from __future__ import annotations
+
+import os
+
+from celery import shared_task
+
+from classifier import services
+
+
+def _device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def _num_workers() -> int:
+    return int(os.environ.get("EMBED_WORKERS", "0"))
+
+
+@shared_task(acks_late=True)
+def embed_task(embedding_set_id: int) -> None:
+    device = _device()
+    services.embedding_set_compute(embedding_set_id=embedding_set_id, device=device,
+                                   precision="amp" if device == "cuda" else "fp32", num_workers=_num_workers())
+
+
+@shared_task(acks_late=True)
+def train_task(run_id: int) -> None:
+    device = _device()
+    services.classifier_run_execute(run_id=run_id, device=device, precision="amp" if device == "cuda" else "fp32",
+                                    num_workers=_num_workers())
+
+
+@shared_task(acks_late=True)
+def campaign_predictions_task(campaign_id: int, run_id: int) -> None:
+    device = _device()
+    services.campaign_predictions_update(campaign_id=campaign_id, run_id=run_id, device=device,
+                                         precision="amp" if device == "cuda" else "fp32")
+
+
+# Apply-at-scale tasks live beside these (H7); autodiscovery imports this module only.
+from classifier import tasks_apply  # noqa: F401, E402

@@ -1,0 +1,58 @@
+"""Pages: classifier runs (list + retrain form), one run's report, and a comparison of runs."""
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_http_methods
+
+from classifier.calibration_views import compare_context, run_report_context
+from classifier.ml.methods import ALL_METHODS
+from classifier.selectors import classifier_runs_for_user, get_classifier_run_for_user
+from classifier.services import ClassifierInputError, classifier_run_create
+from domainsieve.auth import RESEARCHER, role_required
+from labeling.domains import DOMAINS
+from labeling.models import Dataset, Split
+
+DEFAULT_EXTRACTOR = "timm:efficientnet_lite0/pypi"
+
+
+@role_required(RESEARCHER)
+@require_http_methods(["GET", "POST"])
+def run_list(request: HttpRequest) -> HttpResponse:
+    """Runs with live status, and the Retrain form (creates a run queued on the gpu queue)."""
+    if request.method == "POST":
+        try:
+            run = classifier_run_create(
+                created_by=request.user, method=request.POST.get("method", ""),
+                extractor=request.POST.get("extractor", "").strip() or DEFAULT_EXTRACTOR,
+                labels_source=request.POST.get("labels_source", ""),
+                datasets=list(Dataset.objects.filter(id__in=request.POST.getlist("datasets"))),
+                split=Split.objects.filter(id=request.POST.get("split") or None).first(),
+                classes=request.POST.getlist("classes") or None, name=request.POST.get("name", ""),
+                target_precision=float(request.POST.get("target_precision") or 0.98))
+        except (ClassifierInputError, ValueError) as exc:
+            messages.error(request, f"Not started: {exc}")
+        else:
+            messages.success(request, f"Run {run.id} queued.")
+            return redirect("classifier-run", run_id=run.id)
+    return render(request, "classifier/runs.html", {
+        "runs": classifier_runs_for_user(user=request.user)[:200], "methods": ALL_METHODS, "classes": DOMAINS,
+        "datasets": Dataset.objects.all(), "splits": Split.objects.select_related("snapshot")[:200],
+        "default_extractor": DEFAULT_EXTRACTOR,
+    })
+
+
+@role_required(RESEARCHER)
+def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
+    run = get_classifier_run_for_user(user=request.user, run_id=run_id)
+    return render(request, "classifier/run_detail.html", run_report_context(run))
+
+
+@role_required(RESEARCHER)
+def run_compare(request: HttpRequest) -> HttpResponse:
+    """``?runs=1,2,3`` (default: the latest 6 finished runs)."""
+    ids = [int(i) for i in request.GET.get("runs", "").replace(" ", "").split(",") if i.isdigit()]
+    runs = classifier_runs_for_user(user=request.user).filter(status="succeeded")
+    runs = list(runs.filter(id__in=ids) if ids else runs[:6])
+    return render(request, "classifier/compare.html", compare_context(runs))

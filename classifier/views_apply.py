@@ -1,0 +1,122 @@
+"""Pages: apply jobs (list + start form, one job's progress and Table 7) and test-set cleaning (Table 11)."""
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import path
+from django.views.decorators.http import require_http_methods, require_POST
+
+from classifier.apply.summary import TABLE_ORDER
+from classifier.models import ApplyJob, ClassifierRun, CleanTestset
+from classifier.services_apply import (
+    ApplyError,
+    apply_job_cancel,
+    apply_job_create,
+    apply_job_progress,
+    apply_job_resume,
+    apply_jobs_for_user,
+    clean_testset_create,
+    get_apply_job_for_user,
+    get_clean_for_user,
+    head_spec_from_runs,
+)
+from domainsieve.auth import RESEARCHER, role_required
+from labeling.models import Dataset
+
+
+def _runs() -> list[ClassifierRun]:
+    return list(ClassifierRun.objects.filter(status="succeeded").order_by("-id")[:200])
+
+
+def _spec_from_post(request: HttpRequest) -> object:
+    try:
+        natural = ClassifierRun.objects.get(pk=int(request.POST.get("natural_run") or 0))
+        rendition = ClassifierRun.objects.get(pk=int(request.POST.get("rendition_run") or 0))
+    except (ClassifierRun.DoesNotExist, ValueError):
+        raise ApplyError("choose a natural and a rendition classifier run") from None
+    return head_spec_from_runs(natural_run=natural, rendition_run=rendition)
+
+
+@role_required(RESEARCHER)
+@require_http_methods(["GET", "POST"])
+def apply_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            job = apply_job_create(
+                name=request.POST.get("name", ""), spec=_spec_from_post(request),
+                pattern=request.POST.get("shards", "").strip(), level=request.POST.get("level", "strict"),
+                batch_size=int(request.POST.get("batch_size") or 256), device=request.POST.get("device") or "auto",
+                created_by=request.user, roots=list(settings.IMPORT_ROOTS))
+        except (ApplyError, ValueError) as exc:
+            messages.error(request, f"Not started: {exc}")
+        else:
+            messages.success(request, f"Apply job {job.id} queued: {job.shards_total} shards.")
+            return redirect("classifier-apply-job", job_id=job.id)
+    jobs = list(apply_jobs_for_user(user=request.user)[:100])
+    rows = [(job, apply_job_progress(job=job)) for job in jobs]
+    return render(request, "classifier/apply_list.html", {"rows": rows, "runs": _runs(), "form": request.POST})
+
+
+@role_required(RESEARCHER)
+def apply_detail(request: HttpRequest, job_id: int) -> HttpResponse:
+    job = get_apply_job_for_user(user=request.user, job_id=job_id)
+    return render(request, "classifier/apply_detail.html", {
+        "job": job, "progress": apply_job_progress(job=job), "summary": job.summary or None,
+        "order": TABLE_ORDER, "failed": job.shards.filter(status="failed")[:50],
+        "refresh": job.status in (ApplyJob.Status.RUNNING, ApplyJob.Status.FINALIZING),
+    })
+
+
+@role_required(RESEARCHER)
+@require_POST
+def apply_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse:
+    if action not in ("cancel", "resume"):
+        raise Http404("unknown action")
+    job = get_apply_job_for_user(user=request.user, job_id=job_id)
+    if action == "cancel":
+        apply_job_cancel(job=job)
+        messages.success(request, "Cancel requested: running shards stop at their next batch.")
+    else:
+        revived = apply_job_resume(job=job)
+        messages.success(request, f"Resumed: {revived} shard(s) put back to pending.")
+    return redirect("classifier-apply-job", job_id=job.id)
+
+
+@role_required(RESEARCHER)
+@require_http_methods(["GET", "POST"])
+def clean_list(request: HttpRequest) -> HttpResponse:
+    if request.method == "POST":
+        try:
+            source = Dataset.objects.filter(pk=int(request.POST.get("dataset") or 0)).first()
+            if source is None:
+                raise ApplyError("choose a test set")
+            clean = clean_testset_create(source=source, spec=_spec_from_post(request),
+                                         result_name=request.POST.get("name", "").strip(), created_by=request.user)
+        except (ApplyError, ValueError) as exc:
+            messages.error(request, f"Not started: {exc}")
+        else:
+            messages.success(request, f"Cleaning {clean.source.name} queued.")
+            return redirect("classifier-clean", clean_id=clean.id)
+    cleans = list(CleanTestset.objects.select_related("source", "result")[:200])
+    return render(request, "classifier/clean_list.html", {
+        "cleans": cleans, "runs": _runs(), "testsets": Dataset.objects.filter(kind=Dataset.Kind.TESTSET),
+        "refresh": any(c.status in ("pending", "running") for c in cleans),
+    })
+
+
+@role_required(RESEARCHER)
+def clean_detail(request: HttpRequest, clean_id: int) -> HttpResponse:
+    clean = get_clean_for_user(user=request.user, clean_id=clean_id)
+    return render(request, "classifier/clean_detail.html", {
+        "clean": clean, "c": clean.counts or {}, "refresh": clean.status in ("pending", "running")})
+
+
+urlpatterns = [
+    path("classifier/apply/", apply_list, name="classifier-apply"),
+    path("classifier/apply/<int:job_id>/", apply_detail, name="classifier-apply-job"),
+    path("classifier/apply/<int:job_id>/<str:action>/", apply_action, name="classifier-apply-action"),
+    path("classifier/clean/", clean_list, name="classifier-clean-list"),
+    path("classifier/clean/<int:clean_id>/", clean_detail, name="classifier-clean"),
+]
