@@ -1,0 +1,106 @@
+"""The local backend's process handling with stand-in commands (no training): start, exit code,
+cancel by SIGTERM to the process group, a vanished process."""
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from training.models import TrainingRun
+from training.services import training_run_cancel, training_run_launch, training_run_poll
+
+
+def _run(tmp_path: Path, command: list[str], name: str = "r") -> TrainingRun:
+    return TrainingRun.objects.create(name=name, logs_dir=str(tmp_path / "logs"), command=command, backend="local",
+                                      plan={}, mixture={})
+
+
+def _poll_until_done(run: TrainingRun, timeout: float = 20) -> TrainingRun:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        run = training_run_poll(run=run)
+        if run.status != "running":
+            return run
+        time.sleep(0.2)
+    raise TimeoutError(run.status)
+
+
+@pytest.mark.django_db
+def test_it_records_a_failing_process_with_its_error(tmp_path: Path) -> None:
+    script = "import sys; print('Train Epoch: 0 [ 8/16 (50%)] Loss: 3.2500 (3.2)'); sys.exit('boom')"
+    run = training_run_launch(run_id=_run(tmp_path, [sys.executable, "-c", script]).id)
+    assert run.status == "running" and run.pid
+    run = _poll_until_done(run)
+    assert run.status == "failed" and run.exit_code == 1
+    assert "exited with code 1" in run.error
+    assert (run.epoch, run.loss) == (0, 3.25)
+
+
+@pytest.mark.django_db
+def test_it_fails_a_clean_exit_without_checkpoints(tmp_path: Path) -> None:
+    run = training_run_launch(run_id=_run(tmp_path, [sys.executable, "-c", "pass"]).id)
+    run = _poll_until_done(run)
+    assert run.status == "failed" and "without writing a checkpoint" in run.error
+
+
+@pytest.mark.django_db
+def test_it_cancels_the_process_group(tmp_path: Path) -> None:
+    run = training_run_launch(run_id=_run(tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"]).id)
+    time.sleep(0.5)
+    training_run_cancel(run=run)
+    run = _poll_until_done(TrainingRun.objects.get(pk=run.pk))
+    assert run.status == "cancelled" and run.cancel_requested
+
+
+@pytest.mark.django_db
+def test_it_notices_a_process_that_vanished(tmp_path: Path) -> None:
+    run = _run(tmp_path, ["true"])
+    run.status, run.pid, run.attempts = "running", 2**22 + 12345, 1  # no such pid
+    run.save()
+    run = training_run_poll(run=run)
+    assert run.status == "failed" and "gone" in run.error
+
+
+@pytest.mark.django_db
+def test_it_cancels_a_queued_run_at_once(tmp_path: Path) -> None:
+    run = training_run_cancel(run=_run(tmp_path, ["true"]))
+    assert run.status == "cancelled"
+    assert training_run_launch(run_id=run.id).status == "cancelled"  # a late task does nothing
+
+
+@pytest.mark.django_db
+def test_it_leaves_the_signal_to_the_launching_host(tmp_path: Path) -> None:
+    import socket
+
+    from training.backends.local import _pid_alive
+    from training.services import training_runs_poll
+
+    run = training_run_launch(run_id=_run(tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"]).id)
+    TrainingRun.objects.filter(pk=run.pk).update(host="gpu-host-2")
+    training_run_cancel(run=TrainingRun.objects.get(pk=run.pk))
+    time.sleep(0.3)
+    assert _pid_alive(run.pid)  # this web host must not signal a pid of another machine
+    assert training_runs_poll() == 0  # nor poll it
+    TrainingRun.objects.filter(pk=run.pk).update(host=socket.gethostname())  # now we are that host
+    deadline = time.monotonic() + 20
+    while TrainingRun.objects.get(pk=run.pk).status == "running" and time.monotonic() < deadline:
+        training_runs_poll()
+        time.sleep(0.2)
+    assert TrainingRun.objects.get(pk=run.pk).status == "cancelled"
+
+
+@pytest.mark.django_db
+def test_it_fails_a_launch_that_never_finished(tmp_path: Path) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from training.services import training_runs_poll
+
+    run = _run(tmp_path, ["true"])
+    TrainingRun.objects.filter(pk=run.pk).update(status="launching", updated_at=timezone.now() - timedelta(hours=1))
+    training_runs_poll()
+    run.refresh_from_db()
+    assert run.status == "failed" and "did not finish" in run.error

@@ -1,0 +1,196 @@
+"""API: training runs (create with a dry-run preview, cancel, resume, log) and eval results.
+
+Everything here needs the researcher role: it spends GPU hours.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from django.urls import path
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from domainsieve.auth import IsResearcher
+
+from .models import EvalResult, TrainingRun
+from .selectors import eval_result_list, training_run_get, training_run_list
+from .services import (
+    TrainingInputError,
+    run_log_tail,
+    training_run_cancel,
+    training_run_create,
+    training_run_preview,
+    training_run_resume,
+)
+
+
+class TrainingRunOut(serializers.ModelSerializer):
+    command_line = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = TrainingRun
+        fields = ["id", "name", "mixture", "plan", "model", "model_config", "epochs", "global_batch",
+                  "per_gpu_batch", "accum", "gpus", "nodes", "precision", "workers", "device", "backend",
+                  "backend_options", "logs_dir", "command", "command_line", "script", "status", "state_detail",
+                  "error", "pid", "job_id", "host", "log_path", "exit_code", "epoch", "step", "samples_seen",
+                  "loss", "checkpoints", "cancel_requested", "attempts", "created_at", "started_at",
+                  "finished_at"]
+
+
+class TrainingRunIn(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    mixture = serializers.JSONField(help_text='{"preset": "mix_8_8", "natural": "...", "rendition": "..."} or '
+                                              '{"sources": [{"name", "shards", "ratio"|"count"}], "total": N}')
+    model = serializers.CharField(max_length=80, default="ViT-B-32")
+    epochs = serializers.IntegerField(min_value=1, default=32)
+    global_batch = serializers.IntegerField(min_value=1, default=16384)
+    gpus = serializers.IntegerField(min_value=1, default=8)
+    nodes = serializers.IntegerField(min_value=1, default=1)
+    per_gpu_batch = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    max_per_gpu_batch = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    precision = serializers.CharField(default="amp")
+    workers = serializers.IntegerField(min_value=0, default=6)
+    device = serializers.ChoiceField(choices=["cuda", "cpu"], default="cuda")
+    backend = serializers.ChoiceField(choices=TrainingRun.Backend.values, default="local")
+    backend_options = serializers.JSONField(required=False, default=dict)
+    dry_run = serializers.BooleanField(default=False, help_text="return the command and plan; launch nothing")
+
+    def validate_mixture(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("an object")
+        return value
+
+    def validate_backend_options(self, value: Any) -> dict[str, Any]:
+        if not isinstance(value, dict):
+            raise serializers.ValidationError("an object")
+        return value
+
+
+def _bad(exc: Exception) -> Response:
+    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+
+
+class TrainingRunListApi(generics.ListAPIView):
+    permission_classes = [IsResearcher]
+    serializer_class = TrainingRunOut
+
+    def get_queryset(self) -> Any:
+        return training_run_list()
+
+    @extend_schema(request=TrainingRunIn, responses={201: TrainingRunOut, 200: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        data = TrainingRunIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        params = dict(data.validated_data)
+        dry_run = params.pop("dry_run")
+        try:
+            if dry_run:
+                return Response(training_run_preview(**params))
+            run = training_run_create(created_by=request.user, **params)
+        except TrainingInputError as exc:
+            return _bad(exc)
+        return Response(TrainingRunOut(run).data, status=status.HTTP_201_CREATED)
+
+
+class TrainingRunLogOut(serializers.Serializer):
+    status = serializers.CharField()
+    epoch = serializers.IntegerField(allow_null=True)
+    step = serializers.IntegerField(allow_null=True)
+    loss = serializers.FloatField(allow_null=True)
+    log = serializers.CharField(help_text="the last 16 KiB of the run's log")
+
+
+class TrainingRunDetailApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(responses=TrainingRunOut)
+    def get(self, request: Request, run_id: int) -> Response:
+        return Response(TrainingRunOut(training_run_get(user=request.user, run_id=run_id)).data)
+
+
+class TrainingRunLogApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(responses=TrainingRunLogOut)
+    def get(self, request: Request, run_id: int) -> Response:
+        run = training_run_get(user=request.user, run_id=run_id)
+        return Response({"status": run.status, "epoch": run.epoch, "step": run.step, "loss": run.loss,
+                         "log": run_log_tail(run=run)})
+
+
+class TrainingRunCancelApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(request=None, responses={202: TrainingRunOut})
+    def post(self, request: Request, run_id: int) -> Response:
+        try:
+            run = training_run_cancel(run=training_run_get(user=request.user, run_id=run_id))
+        except TrainingInputError as exc:
+            return _bad(exc)
+        return Response(TrainingRunOut(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class TrainingRunResumeApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(request=None, responses={202: TrainingRunOut})
+    def post(self, request: Request, run_id: int) -> Response:
+        try:
+            run = training_run_resume(run=training_run_get(user=request.user, run_id=run_id))
+        except TrainingInputError as exc:
+            return _bad(exc)
+        return Response(TrainingRunOut(run).data, status=status.HTTP_202_ACCEPTED)
+
+
+class EvalResultOut(serializers.ModelSerializer):
+    class Meta:
+        model = EvalResult
+        fields = ["id", "training_run", "model", "checkpoint", "epoch", "dataset", "test_set", "domain", "clean",
+                  "top1", "top5", "n", "n_classes", "templates", "created_at"]
+
+
+class EvalRequestIn(serializers.Serializer):
+    training_run = serializers.IntegerField(required=False, allow_null=True, default=None)
+    model = serializers.CharField(max_length=80, required=False, default="")
+    checkpoint = serializers.CharField(max_length=500, required=False, default="",
+                                       help_text="a checkpoint path or a pretrained tag")
+    epochs = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
+                                   help_text="epochs of the run's checkpoints (default: all)")
+    datasets = serializers.ListField(child=serializers.IntegerField(), min_length=1)
+    clean = serializers.ListField(child=serializers.BooleanField(), required=False, default=lambda: [False, True])
+
+
+class EvalResultListApi(generics.ListAPIView):
+    permission_classes = [IsResearcher]
+    serializer_class = EvalResultOut
+
+    def get_queryset(self) -> Any:
+        runs = self.request.query_params.get("training_run")
+        run_ids = [int(r) for r in runs.split(",") if r.strip().isdigit()] if runs else None
+        return eval_result_list(run_ids=run_ids, test_set=self.request.query_params.get("test_set"))
+
+    @extend_schema(request=EvalRequestIn, responses={202: OpenApiTypes.OBJECT})
+    def post(self, request: Request) -> Response:
+        from .zeroshot.service import ZeroShotInputError, zeroshot_request_enqueue
+
+        data = EvalRequestIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            request_out = zeroshot_request_enqueue(**data.validated_data)
+        except ZeroShotInputError as exc:
+            return _bad(exc)
+        return Response(request_out, status=status.HTTP_202_ACCEPTED)
+
+
+urlpatterns = [
+    path("training-runs/", TrainingRunListApi.as_view(), name="api-training-runs"),
+    path("training-runs/<int:run_id>/", TrainingRunDetailApi.as_view(), name="api-training-run"),
+    path("training-runs/<int:run_id>/log/", TrainingRunLogApi.as_view(), name="api-training-run-log"),
+    path("training-runs/<int:run_id>/cancel/", TrainingRunCancelApi.as_view(), name="api-training-run-cancel"),
+    path("training-runs/<int:run_id>/resume/", TrainingRunResumeApi.as_view(), name="api-training-run-resume"),
+    path("eval-results/", EvalResultListApi.as_view(), name="api-eval-results"),
+]
