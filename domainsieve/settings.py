@@ -137,6 +137,8 @@ WHITENOISE_USE_FINDERS = True
 
 MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(VAR_DIR / "media")))
 ARTIFACTS_ROOT = Path(envstr("ARTIFACTS_ROOT", str(VAR_DIR / "artifacts")))
+# Training run logs and checkpoints; unset means ARTIFACTS_ROOT/training.
+TRAINING_LOGS_DIR = Path(_logs) if (_logs := os.environ.get("TRAINING_LOGS_DIR")) else None
 # Server-side folders that imports may read from; anything outside them is refused.
 IMPORT_ROOTS = [Path(p) for p in envstr("IMPORT_ROOTS", str(VAR_DIR)).split(os.pathsep) if p]
 THUMBNAIL_SIZE = envint("THUMBNAIL_SIZE", "256")
@@ -193,7 +195,15 @@ CELERY_TASK_ROUTES = {
     "training.tasks.*": {"queue": "train"},
     "labeling.tasks.*": {"queue": "default"},
 }
-CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
+# Short periodic tasks (run by `celery beat`, or `worker -B` in the demo).
+CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
+    # Re-enqueue apply shards whose worker stopped heartbeating (a killed GPU worker).
+    "apply-reap-stale": {"task": "classifier.tasks.apply_reap_stale", "schedule": 60.0},
+    # Read training logs for epoch/step/loss and detect exits of torchrun / Slurm jobs.
+    "training-poll-runs": {"task": "training.tasks.poll_training_runs", "schedule": 15.0},
+    # Keeps the lease table small; leasing itself ignores expired leases.
+    "purge-expired-leases": {"task": "labeling.tasks.campaigns.purge_expired_leases", "schedule": 900.0},
+}
 
 LOGGING = {
     "version": 1,

@@ -16,6 +16,7 @@ from django.contrib.auth.models import Group, User
 from rest_framework.test import APIClient
 
 from domainsieve.auth import ADMIN, ANNOTATOR, RESEARCHER, ROLES
+from tests.browser import browser, page, warm_urlconf  # noqa: F401 - fixtures for every browser test
 
 REPO = Path(__file__).resolve().parent.parent
 
