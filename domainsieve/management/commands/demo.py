@@ -20,6 +20,7 @@ from django.conf import settings
 from django.contrib.auth.models import Group, User
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from tqdm import tqdm
 
 from domainsieve.auth import ADMIN, ANNOTATOR, RESEARCHER, ROLES
 
@@ -86,7 +87,9 @@ class Command(BaseCommand):
         from labeling.models import Dataset, ImportJob
         from labeling.services.datasets import dataset_create, import_create, import_run
 
-        summary = build_demo_data(outdir=data_dir, n_pool=360, n_test=96, seed=0, size=320, shard_size=100)
+        with tqdm(total=360 + 96, desc="demo images", unit="img", leave=False) as bar:
+            summary = build_demo_data(outdir=data_dir, n_pool=360, n_test=96, seed=0, size=320, shard_size=100,
+                                      workers=min(2, os.cpu_count() or 1), progress=bar.update)
         self.stdout.write(f"demo data: {data_dir} ({summary})")
         settings.IMPORT_ROOTS.append(data_dir.resolve())
         plan = [
@@ -102,7 +105,12 @@ class Command(BaseCommand):
                 self.stdout.write(f"{name}: already imported ({done.summary()})")
                 continue
             job = import_create(dataset=dataset, source=str(source), enqueue=False)
-            job = import_run(job=job)
+            with tqdm(desc=f"import {name}", unit="img", leave=False) as bar:
+                def progress(done: int, total: int, bar: tqdm = bar) -> None:
+                    bar.total = total
+                    bar.update(done - bar.n)
+
+                job = import_run(job=job, progress=progress)
             self.stdout.write(f"{name}: {job.summary()}")
 
     def _ensure_users(self) -> list[tuple[str, str, str]]:
