@@ -6,21 +6,21 @@ first unsigned 64-bit field and the last 16 as the second, so
 ``(int(uid[:16], 16), int(uid[16:32], 16))``. Sorting the structured array orders by the first
 field, then the second, which is the order of the hex strings.
 
-Where an img2dataset shard's json carries no ``uid`` we derive one, in this order:
-1. ``md5(url)`` (utf-8) when the json has a ``url``: the same web image gets the same uid in every
-   shard and every run, which is what subset lists of a crawl need;
-2. otherwise ``md5(key)`` of the webdataset key (img2dataset keys are unique within one
-   download, not across downloads).
+Where an img2dataset shard's json carries no ``uid`` we derive one with the rule imports use too
+(``labeling.ingest.uids``): ``md5(url)`` (utf-8) when the json has a ``url``, so the same web image
+gets the same uid in every shard and every run; otherwise ``md5(key)`` of the webdataset key
+(img2dataset keys are unique within one download, not across downloads).
 """
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from labeling.ingest.uids import derive_uid as shared_derive_uid
 
 UID_DTYPE = np.dtype("u8,u8")
 _HEX32 = re.compile(r"^[0-9a-f]{32}$")
@@ -48,8 +48,8 @@ def derive_uid(*, meta: Mapping[str, Any] | None, key: str) -> tuple[str, str]:
             pass  # a malformed uid falls through to the derived ones rather than failing the shard
     url = meta.get("url")
     if url:
-        return hashlib.md5(str(url).encode("utf-8")).hexdigest(), "url"
-    return hashlib.md5(key.encode("utf-8")).hexdigest(), "key"
+        return shared_derive_uid(url=str(url)), "url"
+    return shared_derive_uid(key=key), "key"
 
 
 def uids_to_array(uids: Iterable[str]) -> np.ndarray:

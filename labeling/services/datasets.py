@@ -5,13 +5,12 @@ in ``labeling.ingest`` worker processes. Rows are inserted in bulk only for item
 thumbnail are already in place, so a row never exists without both.
 
 ``uid`` rule: the source's uid where it gives one (shard json, parquet, manifest column); else
-the first 32 hex characters of sha256 of the url if there is one, else of the source (path or
-``tar:member``). Stable across re-imports of the same source.
+``labeling.ingest.uids.derive_uid``: md5 of the url, else of the webdataset key, else of the
+source path, the same rule apply jobs use, so ids from an import and from an apply job agree.
 """
 from __future__ import annotations
 
 import csv
-import hashlib
 import json
 import logging
 import time
@@ -37,6 +36,7 @@ from labeling.ingest import (
     run_items,
     sample_items,
 )
+from labeling.ingest.uids import derive_uid
 from labeling.models import Dataset, Image, ImportJob
 
 logger = logging.getLogger(__name__)
@@ -246,5 +246,5 @@ def _row(dataset: Dataset, result: Result) -> Image:
 
 
 def derived_uid(item: Item) -> str:
-    """uid for items whose source gives none: sha256 of the url, else of the source, 32 hex."""
-    return hashlib.sha256((item.url or item.source).encode()).hexdigest()[:32]
+    """uid for items whose source gives none (labeling.ingest.uids: md5 of url, else key, else source)."""
+    return derive_uid(url=item.url or "", key=item.key or "", source=item.source)

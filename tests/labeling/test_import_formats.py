@@ -88,9 +88,12 @@ def test_it_imports_webdataset_shards_with_their_metadata(media_root: Path, tmp_
 
 
 def decode_uid(url: str) -> str:
-    import hashlib
+    """The uid an apply job derives for the same shard sample: imports and applies must agree."""
+    from classifier.apply.uids import derive_uid
 
-    return hashlib.sha256(url.encode()).hexdigest()[:32]
+    uid, basis = derive_uid(meta={"url": url}, key="000000001")
+    assert basis == "url"
+    return uid
 
 
 @pytest.mark.parametrize("kind", ["csv", "jsonl", "parquet"])
