@@ -42,6 +42,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--agreement-fraction", type=float, default=0.1)
     parser.add_argument("--agreement-k", type=int, default=3)
+    parser.add_argument("--think", type=float, default=0.0,
+                        help="seconds each annotator looks at a page before submitting (0: closed loop, no pause)")
     parser.add_argument("--abandon", type=float, default=0.01, help="fraction of pages dropped, not submitted")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn worker processes")
     parser.add_argument("--threads", type=int, default=8, help="gunicorn threads per worker")
@@ -251,6 +253,8 @@ class Load:
                 continue
             batch = [{"item": i, "label": rng.choice(("natural", "natural", "rendition", "ambiguous")),
                       "seconds": round(rng.uniform(1, 5), 2)} for i in items]
+            if self.args.think:
+                time.sleep(rng.uniform(0.5, 1.5) * self.args.think)
             status, body, elapsed = client.call("POST", path_submit, batch)
             with self.lock:
                 self.submit_ms.append(elapsed * 1000)
