@@ -41,8 +41,9 @@ from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from classifier.apply.clean import clean_testset_scores
+from classifier.apply.fthead import is_finetuned_artifact
 from classifier.apply.process import ShardCancelled, decode_rgb, process_embeddings, process_shard
-from classifier.apply.scoring import HeadPair, Thresholds
+from classifier.apply.scoring import FT_NEEDS_IMAGES, HeadPair, Thresholds
 from classifier.apply.shards import CorruptShardError, ShardPatternError, expand_shards
 from classifier.apply.summary import summarize_scores, table7_markdown
 from classifier.models_apply import ApplyJob, ApplyShard, CleanTestset
@@ -118,12 +119,17 @@ def _default_threshold(run: Any, fallback: float) -> float:
     return 1.0 if str(run.method).lower().startswith("dr") else fallback
 
 
+def _is_ft_run(run: Any) -> bool:
+    return str(run.method).lower().startswith("ft")
+
+
 def head_spec_from_runs(*, natural_run: Any, rendition_run: Any, default_threshold: float = 0.5) -> HeadSpec:
     """Validate two ClassifierRuns and snapshot what applying them needs.
 
     Refuses runs that are not finished, lack the class they are used for or its 98%-precision
-    threshold, come from different extractors, or are fine-tuned towers (their features are not
-    the extractor's).
+    threshold, or come from different extractors. A fine-tuned (FT, method ``ft*``) run counts as
+    coming from its base extractor (``run.extractor``, the tower it was fine-tuned from): applying
+    runs its own tower on the same decoded images, next to the base extractor for the other head.
     """
     for run, name in ((natural_run, "natural"), (rendition_run, "rendition")):
         if getattr(run, "status", "succeeded") != "succeeded":
@@ -133,9 +139,9 @@ def head_spec_from_runs(*, natural_run: Any, rendition_run: Any, default_thresho
         if (run.thresholds or {}).get(name) is None:
             raise ApplyError(f"classifier run {run.id} has no {name} threshold at "
                              f"{getattr(run, 'target_precision', 0.98):.0%} precision")
-        if str(run.method).lower().startswith("ft"):
-            raise ApplyError(f"classifier run {run.id} is a fine-tuned tower ({run.method}); apply scores heads over "
-                             "the frozen extractor's features only")
+        if _is_ft_run(run) and not is_finetuned_artifact(_artifact_path(run)):
+            raise ApplyError(f"classifier run {run.id} is fine-tuned ({run.method}) but its model artifact "
+                             f"{_artifact_path(run)} is not an ft.pt checkpoint")
     if natural_run.extractor != rendition_run.extractor:
         raise ApplyError(f"the classifiers come from different extractors ({natural_run.extractor} vs "
                          f"{rendition_run.extractor}); train both on the same embeddings")
@@ -174,6 +180,8 @@ def apply_job_create(*, name: str, spec: HeadSpec, pattern: str = "", embedding_
         raise ApplyError("give exactly one input: a shard pattern or an embedding set")
     inputs: list[str]
     if embedding_set is not None:
+        if any(is_finetuned_artifact(p) for p in (spec.natural_head_path, spec.rendition_head_path)):
+            raise ApplyError(FT_NEEDS_IMAGES)
         inputs, embedding_dir = _embedding_chunks(embedding_set, spec)
     else:
         try:
@@ -321,30 +329,57 @@ def _resolve_device(device: str) -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def _precision(device: str) -> str:
+    return "amp" if device.startswith("cuda") else "fp32"
+
+
+def _pixels_for(extractor: str) -> Callable[[Any], Any]:
+    """The per-process pixel memo of ``extractor``'s preprocessing: the frozen tower and a fine-tuned one
+    (same base extractor, same eval transform) preprocess each decoded batch once between them."""
+
+    def get(preprocess: Any) -> Any:
+        from classifier.apply.fthead import PixelBatch
+
+        return _MODEL_CACHE.setdefault(("pixels", extractor), PixelBatch(preprocess))
+
+    return get
+
+
 def _load_heads(job: ApplyJob) -> HeadPair:
-    key = ("heads", job.natural_head_path, job.rendition_head_path)
+    """The two heads: pickled embedding-method models, or fine-tuned towers (``ft.pt``) on the job's device."""
+    key = ("heads", job.natural_head_path, job.rendition_head_path, job.extractor, job.device)
     if key not in _MODEL_CACHE:
         from classifier.ml.methods import load_head
 
-        _MODEL_CACHE[key] = HeadPair(natural=load_head(job.natural_head_path),
-                                     rendition=load_head(job.rendition_head_path))
+        def load(path: str) -> Any:
+            if not is_finetuned_artifact(path):
+                return load_head(path)
+            from classifier.apply.fthead import FineTunedHead
+
+            device = _resolve_device(job.device)
+            try:
+                return FineTunedHead.load(path, device=device, precision=_precision(device),
+                                          expected_extractor=job.extractor, pixels_for=_pixels_for(job.extractor))
+            except ValueError as exc:
+                raise ApplyError(str(exc)) from exc
+
+        _MODEL_CACHE[key] = HeadPair(natural=load(job.natural_head_path), rendition=load(job.rendition_head_path))
     return _MODEL_CACHE[key]
 
 
 def _embed_fn(job: ApplyJob) -> Callable[[list[Any]], np.ndarray]:
+    """Frozen-extractor features of a decoded batch. The extractor is built on first use, so a pair of
+    fine-tuned heads never loads it."""
     device = _resolve_device(job.device)
     key = ("extractor", job.extractor, device)
-    if key not in _MODEL_CACHE:
-        from classifier.ml.extractors import build_extractor
-
-        _MODEL_CACHE[key] = build_extractor(job.extractor, device=device,
-                                            precision="amp" if device.startswith("cuda") else "fp32")
-    extractor = _MODEL_CACHE[key]
 
     def embed(images: list[Any]) -> np.ndarray:
-        import torch
+        if key not in _MODEL_CACHE:
+            from classifier.ml.extractors import build_extractor
 
-        batch = torch.stack([extractor.preprocess(image) for image in images])
+            _MODEL_CACHE[key] = build_extractor(job.extractor, device=device, precision=_precision(device))
+        extractor = _MODEL_CACHE[key]
+        batch = _pixels_for(job.extractor)(extractor.preprocess)(images)
         return extractor.encode(batch).cpu().numpy()
 
     return embed
@@ -589,7 +624,8 @@ def clean_testset_create(*, source: Any, spec: HeadSpec, result_name: str = "", 
 
 def clean_testset_run(*, clean_id: int, device: str = "auto", batch_size: int = 128,
                       progress: Callable[[int], None] | None = None) -> CleanTestset:
-    """Embed and score every image of the source set, keep its own domain at the strict thresholds.
+    """Score every image of the source set (frozen-extractor features for embedding-method heads, the
+    fine-tuned tower for an FT head), keep its own domain at the strict thresholds.
 
     ``progress(n)`` is called with the number of images scored in each batch.
     """
@@ -612,7 +648,7 @@ def clean_testset_run(*, clean_id: int, device: str = "auto", batch_size: int = 
 
         def flush() -> None:
             if batch:
-                n, r, _ = heads.score(embed(batch))
+                n, r, _ = heads.score_images(list(batch), embed)
                 p_nat[index], p_ren[index] = n, r
                 if progress is not None:
                     progress(len(batch))

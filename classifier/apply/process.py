@@ -1,7 +1,8 @@
 """``process_shard``: one webdataset shard in, one parquet of domain scores out.
 
 Pure (no Django): the caller passes an ``embed_fn`` (list of RGB PIL images -> (n, d) features),
-the two heads, thresholds and a ``should_cancel`` callable polled between batches.
+the two heads (feature heads, or a fine-tuned image head, see ``scoring``), thresholds and a
+``should_cancel`` callable polled between batches.
 
 Idempotence: the parquet is written to a unique temp name beside ``out_path`` and renamed with
 ``os.replace``, so readers only ever see whole files; if ``out_path`` exists the shard is skipped
@@ -22,7 +23,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from PIL import Image as PILImage
 
-from classifier.apply.scoring import HeadPair, Thresholds, assign_domains
+from classifier.apply.scoring import FT_NEEDS_IMAGES, HeadPair, Thresholds, assign_domains
 from classifier.apply.shards import Sample, iter_samples
 from classifier.apply.uids import derive_uid
 
@@ -115,10 +116,9 @@ def process_shard(*, shard_path: str | Path, out_path: str | Path, embed_fn: Emb
             images.append(image)
         pending.clear()
         if images:
-            features = np.asarray(embed_fn(images), dtype=np.float32)
-            if features.shape[0] != len(images):
-                raise ValueError(f"embed_fn returned {features.shape[0]} rows for {len(images)} images")
-            n, r, a = heads.score(features)
+            # One decode per batch serves both heads: a fine-tuned head scores the images itself,
+            # embed_fn runs only when a feature head needs the frozen extractor's features.
+            n, r, a = heads.score_images(images, embed_fn)
             p_nat.append(n)
             p_ren.append(r)
             p_amb.append(a)
@@ -146,6 +146,8 @@ def process_shard(*, shard_path: str | Path, out_path: str | Path, embed_fn: Emb
 def process_embeddings(*, features: np.ndarray, uids: Sequence[str], keys: Sequence[str], out_path: str | Path,
                        heads: HeadPair, thresholds: Thresholds, shard_name: str) -> ShardResult:
     """The "classify stored embeddings" path: score precomputed features of one chunk."""
+    if heads.needs_images:
+        raise ValueError(FT_NEEDS_IMAGES)
     out = Path(out_path)
     if out.exists():
         return ShardResult(shard=shard_name, rows=pq.read_metadata(out).num_rows, already_done=True)

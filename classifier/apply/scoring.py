@@ -9,17 +9,23 @@
 
 Strict thresholds are the classifier runs' 98%-precision ones; default thresholds are the runs'
 own default (0.5 unless the run says otherwise).
+
+A head is either a feature head (``predict_proba(features)``: an embedding method over the frozen
+extractor) or an image head (``predict_proba_images(images)``: a fine-tuned tower that scores the
+decoded images itself). ``HeadPair.score_images`` computes the extractor's features only when a
+feature head needs them; ``HeadPair.score`` (stored embeddings) refuses a pair with an image head.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
 NATURAL, RENDITION, AMBIGUOUS = "natural", "rendition", "ambiguous"
 DOMAINS = (NATURAL, RENDITION, AMBIGUOUS)
+FT_NEEDS_IMAGES = "FT runs need images; use shard input (a fine-tuned tower cannot score stored embeddings)"
 
 
 class Head(Protocol):
@@ -28,6 +34,18 @@ class Head(Protocol):
     classes: Sequence[str]
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray: ...
+
+
+class ImageHead(Protocol):
+    """A head that scores decoded RGB images itself (a fine-tuned tower): (n, C) in ``classes`` order."""
+
+    classes: Sequence[str]
+
+    def predict_proba_images(self, images: list[Any]) -> np.ndarray: ...
+
+
+def is_image_head(head: object) -> bool:
+    return callable(getattr(head, "predict_proba_images", None))
 
 
 @dataclass(frozen=True)
@@ -41,14 +59,44 @@ class Thresholds:
 
 @dataclass
 class HeadPair:
-    natural: Head
-    rendition: Head
+    natural: Head | ImageHead
+    rendition: Head | ImageHead
+
+    @property
+    def needs_images(self) -> bool:
+        return is_image_head(self.natural) or is_image_head(self.rendition)
 
     def score(self, features: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(p_natural, p_rendition, p_ambiguous)`` float32 arrays of length n."""
+        """``(p_natural, p_rendition, p_ambiguous)`` float32 arrays of length n, from features."""
+        if self.needs_images:
+            raise ValueError(FT_NEEDS_IMAGES)
         features = np.asarray(features, dtype=np.float32)
-        nat = np.asarray(self.natural.predict_proba(features), dtype=np.float32)
-        ren = np.asarray(self.rendition.predict_proba(features), dtype=np.float32)
+        return self._combine(self.natural.predict_proba(features), self.rendition.predict_proba(features))
+
+    def score_images(self, images: list[Any], embed_fn: Callable[[list[Any]], np.ndarray]
+                     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Score one decoded batch: image heads see ``images``; ``embed_fn(images)`` is called at most
+        once, and only when a feature head needs the extractor's features."""
+        features: np.ndarray | None = None
+
+        def probs(head: Head | ImageHead) -> np.ndarray:
+            nonlocal features
+            if is_image_head(head):
+                out = np.asarray(head.predict_proba_images(images), dtype=np.float32)  # type: ignore[union-attr]
+                if out.shape[0] != len(images):
+                    raise ValueError(f"a fine-tuned head returned {out.shape[0]} rows for {len(images)} images")
+                return out
+            if features is None:
+                features = np.asarray(embed_fn(images), dtype=np.float32)
+                if features.shape[0] != len(images):
+                    raise ValueError(f"embed_fn returned {features.shape[0]} rows for {len(images)} images")
+            return head.predict_proba(features)  # type: ignore[union-attr]
+
+        return self._combine(probs(self.natural), probs(self.rendition))
+
+    def _combine(self, nat: np.ndarray, ren: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        nat = np.asarray(nat, dtype=np.float32)
+        ren = np.asarray(ren, dtype=np.float32)
         p_nat = nat[:, _column(self.natural, NATURAL)]
         p_ren = ren[:, _column(self.rendition, RENDITION)]
         if AMBIGUOUS in self.natural.classes:
@@ -60,7 +108,7 @@ class HeadPair:
         return p_nat, p_ren, p_amb.astype(np.float32)
 
 
-def _column(head: Head, name: str) -> int:
+def _column(head: Head | ImageHead, name: str) -> int:
     classes = list(head.classes)
     if name not in classes:
         raise ValueError(f"the {name} classifier has classes {classes}; it needs a {name!r} class")

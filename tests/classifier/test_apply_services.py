@@ -99,8 +99,8 @@ def test_it_refuses_bad_input_with_clear_errors(tmp_path: Path, media_root: Path
     b.thresholds = {"natural": 0.7}
     with pytest.raises(ApplyError, match="no rendition threshold"):
         head_spec_from_runs(natural_run=a, rendition_run=b)
-    a.method = "ft-paper"
-    with pytest.raises(ApplyError, match="fine-tuned"):
+    a.method = "ft-paper"  # FT runs are accepted (test_apply_ft.py), but only with their ft.pt checkpoint
+    with pytest.raises(ApplyError, match="not an ft.pt checkpoint"):
         head_spec_from_runs(natural_run=a, rendition_run=a)
 
 

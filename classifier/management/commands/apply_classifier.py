@@ -28,7 +28,9 @@ class Command(BaseCommand):
         "like '/data/{00000..00999}.tar' or a glob) or to a stored embedding set. Writes one parquet per shard "
         "(uid, key, shard, p_natural, p_rendition, p_ambiguous, domain), then the Table-7 summary and sorted "
         "DataComp uid lists under ARTIFACTS_ROOT/apply/job_N/. By default shards run in this process; --queue "
-        "sends one task per shard to the gpu workers. Rerunning a finished job does nothing."
+        "sends one task per shard to the gpu workers. Rerunning a finished job does nothing. A fine-tuned (ft*) run "
+        "may be either head (e.g. natural = FT, rendition = DR-R) when both runs share the base extractor; FT runs "
+        "need --shards (images), not --embedding-set."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
