@@ -21,12 +21,18 @@ def test_it_sets_up_the_demo_and_reuses_it(media_root: Path, tmp_path: Path) -> 
     call_command("demo", "--setup-only", "--data-dir", str(tmp_path / "demo"), stdout=out)
     text = out.getvalue()
     pool = Dataset.objects.get(name="demo-pool")
-    testset = Dataset.objects.get(name="demo-testset")
+    photos = Dataset.objects.get(name="demo-photos")
+    renditions = Dataset.objects.get(name="demo-renditions")
     assert pool.images.count() == 360
-    assert testset.kind == Dataset.Kind.TESTSET and testset.images.count() == 96
+    # each test set claims one domain and carries a few ambiguous images to clean away
+    assert (photos.kind, photos.expected_domain) == (Dataset.Kind.TESTSET, "natural")
+    assert (renditions.kind, renditions.expected_domain) == (Dataset.Kind.TESTSET, "rendition")
+    assert set(photos.images.values_list("intended_domain", flat=True)) == {"natural", "ambiguous"}
+    assert set(renditions.images.values_list("intended_domain", flat=True)) == {"rendition", "ambiguous"}
+    assert photos.images.count() + renditions.images.count() == 96
     # the intended domain of every demo image travels into the database
     assert set(Image.objects.values_list("intended_domain", flat=True)) == {"natural", "rendition", "ambiguous"}
-    assert testset.images.exclude(class_name="").count() == 96
+    assert Image.objects.filter(dataset__kind="testset", class_name="").count() == 0
     roles = {u.username: user_role(u) for u in User.objects.all()}
     assert roles == {"admin": "admin", "researcher": "researcher", "annotator1": "annotator",
                      "annotator2": "annotator", "annotator3": "annotator"}

@@ -6,6 +6,7 @@ admin, one researcher and three annotators, then runs one Celery worker and the 
 """
 from __future__ import annotations
 
+import csv
 import os
 import secrets
 import signal
@@ -55,6 +56,26 @@ def _wait_listening(host: str, port: int, proc: subprocess.Popen[bytes], timeout
     return False
 
 
+def _split_testset_manifest(testset: Path) -> tuple[Path, Path]:
+    """Write manifest-natural.csv and manifest-rendition.csv beside the demo test set's manifest:
+    each domain's images plus every other ambiguous image, so each set needs cleaning."""
+    with (testset / "manifest.csv").open(newline="") as handle:
+        reader = csv.DictReader(handle)
+        fields, rows = reader.fieldnames or [], list(reader)
+    ambiguous = [row for row in rows if row["domain"] == "ambiguous"]
+    outputs = []
+    for index, domain in enumerate(("natural", "rendition")):
+        path = testset / f"manifest-{domain}.csv"
+        if not path.exists():
+            chosen = [row for row in rows if row["domain"] == domain] + ambiguous[index::2]
+            with path.open("w", newline="") as handle:
+                writer = csv.DictWriter(handle, fieldnames=fields)
+                writer.writeheader()
+                writer.writerows(chosen)
+        outputs.append(path)
+    return outputs[0], outputs[1]
+
+
 class Command(BaseCommand):
     help = "Set up and run the offline demo: data, users, one worker and the web app on 127.0.0.1:8000."
 
@@ -92,9 +113,13 @@ class Command(BaseCommand):
                                       workers=min(2, os.cpu_count() or 1), progress=bar.update)
         self.stdout.write(f"demo data: {data_dir} ({summary})")
         settings.IMPORT_ROOTS.append(data_dir.resolve())
+        photos, renditions = _split_testset_manifest(data_dir / "testset")
         plan = [
             ("demo-pool", Dataset.Kind.POOL, "", data_dir / "pool"),
-            ("demo-testset", Dataset.Kind.TESTSET, "", data_dir / "testset" / "manifest.csv"),
+            # Two test sets that claim one domain each and, like ImageNet-Val and ImageNet-Sketch,
+            # are contaminated with ambiguous images: what clean_testset removes.
+            ("demo-photos", Dataset.Kind.TESTSET, "natural", photos),
+            ("demo-renditions", Dataset.Kind.TESTSET, "rendition", renditions),
         ]
         for name, kind, expected, source in plan:
             dataset = Dataset.objects.filter(name=name).first() or dataset_create(
