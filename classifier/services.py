@@ -292,10 +292,14 @@ def classifier_run_execute(*, run_id: int, device: str = "cpu", precision: str =
         log.exception("classifier run %s failed", run.id)
         raise
     relative = f"classifier_runs/{run.id}"
-    ClassifierRun.objects.filter(pk=run.pk).update(
-        status=JobStatus.SUCCEEDED, progress=1.0, metrics=metrics, thresholds=metrics["thresholds"],
-        artifacts={k: f"{relative}/{v}" for k, v in {**artifacts, "metrics": "metrics.json"}.items()},
-        finished_at=timezone.now(), duration_s=time.perf_counter() - started)
+    with transaction.atomic():
+        ClassifierRun.objects.filter(pk=run.pk).update(
+            status=JobStatus.SUCCEEDED, progress=1.0, metrics=metrics, thresholds=metrics["thresholds"],
+            artifacts={k: f"{relative}/{v}" for k, v in {**artifacts, "metrics": "metrics.json"}.items()},
+            finished_at=timezone.now(), duration_s=time.perf_counter() - started)
+        # Active learning: campaigns following "latest_run" re-order their queues by this run.
+        # Robust: a broker hiccup is logged, never turns a finished run into an error.
+        transaction.on_commit(lambda: campaign_predictions_refresh_for_run(run_id=run.id), robust=True)
     run.refresh_from_db()
     return run
 
@@ -388,22 +392,137 @@ def _stepper(run: ClassifierRun, progress: Progress) -> Callable[[float], None]:
 
 
 # ---------------------------------------------------------------- active learning
+#
+# A campaign orders its queue by the predictions stored on its items (labeling.services.campaigns).
+# These services fill them from a finished run: by hand (a run picked on the campaign page) or, for
+# campaigns whose prediction_source is "latest_run", whenever a run over their datasets finishes.
+
+
+def _run_dataset_ids(run: ClassifierRun) -> set[int]:
+    """Datasets a run learned from: its own, or those of the campaign its split's snapshot froze."""
+    ids = set(run.datasets.values_list("id", flat=True))
+    if run.split_id is not None:
+        ids |= set(Dataset.objects.filter(campaigns__snapshots__splits=run.split_id).values_list("id", flat=True))
+    return ids
+
+
+def _multi_class(run: ClassifierRun) -> bool:
+    return len(run.metrics.get("scored_classes") or run.classes) > 1
+
+
+def campaign_latest_run(*, campaign: Any) -> ClassifierRun | None:
+    """The run a campaign following "latest_run" uses: the most recently finished succeeded run whose
+    datasets overlap the campaign's, preferring multi-class (e.g. ternary) runs, whose probabilities
+    give both a predicted group and an uncertainty; a per-class (binary) run only where no
+    multi-class run exists."""
+    from django.db.models import Q
+
+    dataset_ids = list(campaign.datasets.values_list("id", flat=True))
+    runs = list(ClassifierRun.objects.filter(status=JobStatus.SUCCEEDED)
+                .filter(Q(datasets__in=dataset_ids) | Q(split__snapshot__campaign__datasets__in=dataset_ids))
+                .distinct().order_by("-finished_at", "-id")[:200])
+    return next((r for r in runs if _multi_class(r)), runs[0] if runs else None)
+
+
+def campaign_predictions_refresh_for_run(*, run_id: int) -> list[int]:
+    """Queue a predictions refresh for every active campaign that follows "latest_run" and for which
+    this run is now the latest run; returns the campaign ids. Called after a run succeeds."""
+    from classifier.tasks import campaign_predictions_task
+    from labeling.models import Campaign
+
+    run = ClassifierRun.objects.get(pk=run_id)
+    if run.status != JobStatus.SUCCEEDED:
+        return []
+    campaigns = (Campaign.objects.filter(status=Campaign.Status.ACTIVE,
+                                         prediction_source=Campaign.PredictionSource.LATEST_RUN,
+                                         datasets__in=_run_dataset_ids(run)).distinct())
+    queued = []
+    for campaign in campaigns:
+        latest = campaign_latest_run(campaign=campaign)
+        if latest is not None and latest.id == run.id:
+            campaign_predictions_task.delay(campaign.id, run.id, True)
+            queued.append(campaign.id)
+    if queued:
+        log.info("run %s: predictions refresh queued for campaigns %s", run.id, queued)
+    return queued
+
+
+def campaign_predictions_configure(*, campaign: Any, ordering: str, uncertainty_measure: str,
+                                   show_suggestions: bool, prediction_source: str | None = None,
+                                   run_id: int | None = None) -> ClassifierRun | None:
+    """Set how a campaign orders its queue and where its predictions come from, then queue a refresh.
+
+    ``prediction_source`` "latest_run": follow the newest finished run from now on, refreshed with it
+    at once; "none": stop following (stored predictions stay); None: keep the current source.
+    ``run_id``: predictions of that finished run, once (the campaign stops following). With neither a
+    new source nor a run, a changed uncertainty measure recomputes with the run held now.
+    Returns the run a refresh was queued with, if any; ClassifierInputError on bad input.
+    """
+    from labeling.models import Campaign
+    from labeling.services.campaigns import CampaignError, campaign_set_ordering
+
+    if prediction_source is not None and prediction_source not in Campaign.PredictionSource.values:
+        raise ClassifierInputError(f"unknown prediction source {prediction_source!r}; expected one of "
+                                   f"{', '.join(Campaign.PredictionSource.values)}")
+    run: ClassifierRun | None = None
+    if run_id is not None:
+        if prediction_source == Campaign.PredictionSource.LATEST_RUN:
+            raise ClassifierInputError("either follow the latest run or pick one run, not both")
+        run = ClassifierRun.objects.filter(pk=run_id).first()
+        if run is None:
+            raise ClassifierInputError(f"no classifier run {run_id}")
+        if run.status != JobStatus.SUCCEEDED:
+            raise ClassifierInputError(f"run {run.id} is {run.status}; only a finished run can predict")
+        prediction_source = Campaign.PredictionSource.NONE
+    # Refreshes may have landed since the caller loaded the campaign.
+    campaign.refresh_from_db(fields=["prediction_source", "prediction_run", "uncertainty_measure"])
+    follow = (prediction_source or campaign.prediction_source) == Campaign.PredictionSource.LATEST_RUN
+    starts_following = follow and campaign.prediction_source != Campaign.PredictionSource.LATEST_RUN
+    measure_changed = uncertainty_measure != campaign.uncertainty_measure
+    with transaction.atomic():
+        try:
+            campaign_set_ordering(campaign=campaign, ordering=ordering, uncertainty_measure=uncertainty_measure,
+                                  show_suggestions=show_suggestions,
+                                  prediction_source=prediction_source or campaign.prediction_source)
+        except CampaignError as exc:
+            raise ClassifierInputError(str(exc)) from exc
+        if run is None and (starts_following or (follow and campaign.prediction_run_id is None)):
+            run = campaign_latest_run(campaign=campaign)
+        if run is None and measure_changed and campaign.prediction_run_id is not None:
+            run = campaign.prediction_run
+        if run is not None:
+            from classifier.tasks import campaign_predictions_task
+
+            chosen = run
+            transaction.on_commit(lambda: campaign_predictions_task.delay(campaign.id, chosen.id, False))
+    return run
 
 
 def campaign_predictions_update(*, campaign_id: int, run_id: int, device: str = "cpu", precision: str = "fp32",
-                                batch_size: int = 64) -> int:
-    """Score a campaign's items with a finished run and store predicted label, score and uncertainty
-    (``1 - top score``; ternary runs only) for the predicted-groups and uncertainty orderings.
+                                batch_size: int = 64, only_if_newer: bool = False) -> int:
+    """Score a campaign's items with a finished run and store predicted label, top score and
+    uncertainty for the predicted-groups and uncertainty orderings; record the run and the time on
+    the campaign. Returns the number of items updated (0 when skipped).
 
-    A binary run predicts its class where the score passes its threshold and nothing elsewhere.
-    Returns the number of items updated. Cost: embedding of items not yet embedded, then a matmul.
+    Multi-class runs: argmax label, its probability, and the campaign's uncertainty measure of the
+    probability row (classifier.ml.uncertainty: margin or entropy, in [0, 1], higher = more
+    uncertain). A binary run predicts its class where the score passes its threshold and nothing
+    elsewhere, with no uncertainty (its scores need not be probabilities).
+    ``only_if_newer`` (the automatic refresh): skip when the campaign no longer follows "latest_run",
+    is not active, or already holds predictions of a run that finished later (tasks may overtake).
+    Cost: embedding of items not yet embedded, then a matmul.
     """
-    from labeling.models import CampaignItem
+    from classifier.ml.uncertainty import uncertainty
+    from labeling.models import Campaign, CampaignItem
     from labeling.services.campaigns import campaign_set_predictions
 
     run = ClassifierRun.objects.get(pk=run_id)
     if run.status != JobStatus.SUCCEEDED:
         raise ClassifierInputError(f"run {run.id} is {run.status}; only a finished run can predict")
+    campaign = Campaign.objects.select_related("prediction_run").get(pk=campaign_id)
+    if only_if_newer and _superseded(campaign, run):
+        log.info("campaign %s: predictions of run %s skipped (superseded or not following)", campaign.id, run.id)
+        return 0
     rows = list(CampaignItem.objects.filter(campaign_id=campaign_id).order_by("id")
                 .values_list("image_id", "image__dataset_id", "image__file"))
     if not rows:
@@ -424,15 +543,30 @@ def campaign_predictions_update(*, campaign_id: int, run_id: int, device: str = 
         media = Path(settings.MEDIA_ROOT)
         scores = finetune_scores(result, [str(media / r[2]) for r in rows], extractor, batch_size=batch_size)
         classes = result.classes
+    scores = np.asarray(scores, dtype=np.float64)
     predictions: dict[int, tuple[str | None, float, float | None]] = {}
-    for image_id, row in zip(image_ids.tolist(), scores, strict=True):
-        if len(classes) > 1:
-            top = int(np.argmax(row))
-            predictions[image_id] = (classes[top], float(row[top]), float(1.0 - row[top]))
-        else:
-            threshold = run.thresholds.get(classes[0])
+    if len(classes) > 1:
+        top = scores.argmax(axis=1)
+        unsure = uncertainty(scores, campaign.uncertainty_measure)
+        for r, image_id in enumerate(image_ids.tolist()):
+            predictions[image_id] = (classes[top[r]], float(scores[r, top[r]]), float(unsure[r]))
+    else:
+        threshold = run.thresholds.get(classes[0])
+        for image_id, row in zip(image_ids.tolist(), scores, strict=True):
             fires = threshold is not None and row[0] >= threshold
             predictions[image_id] = (classes[0] if fires else None, float(row[0]), None)
-    from labeling.models import Campaign
+    with transaction.atomic():
+        campaign = Campaign.objects.select_for_update(of=("self",)).get(pk=campaign_id)
+        if only_if_newer and _superseded(campaign, run):
+            return 0
+        updated = campaign_set_predictions(campaign=campaign, predictions=predictions)
+        Campaign.objects.filter(pk=campaign.pk).update(prediction_run=run, predictions_updated_at=timezone.now())
+    return updated
 
-    return campaign_set_predictions(campaign=Campaign.objects.get(pk=campaign_id), predictions=predictions)
+
+def _superseded(campaign: Any, run: ClassifierRun) -> bool:
+    held = campaign.prediction_run
+    return (campaign.prediction_source != campaign.PredictionSource.LATEST_RUN
+            or campaign.status != campaign.Status.ACTIVE
+            or (held is not None and held.id != run.id and held.finished_at and run.finished_at
+                and held.finished_at > run.finished_at))

@@ -36,10 +36,12 @@ def train_task(run_id: int) -> None:
 
 
 @shared_task(acks_late=True)
-def campaign_predictions_task(campaign_id: int, run_id: int) -> None:
+def campaign_predictions_task(campaign_id: int, run_id: int, only_if_newer: bool = False) -> int:
+    """Active learning: store a finished run's predictions on a campaign's items."""
     device = _device()
-    services.campaign_predictions_update(campaign_id=campaign_id, run_id=run_id, device=device,
-                                         precision="amp" if device == "cuda" else "fp32")
+    return services.campaign_predictions_update(campaign_id=campaign_id, run_id=run_id, device=device,
+                                                precision="amp" if device == "cuda" else "fp32",
+                                                only_if_newer=only_if_newer)
 
 
 # Apply-at-scale tasks live beside these (H7); autodiscovery imports this module only.

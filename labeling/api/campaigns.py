@@ -39,7 +39,9 @@ class CampaignOutput(serializers.ModelSerializer):
         model = Campaign
         fields = ["id", "name", "description", "datasets", "label_choices", "k", "agreement_fraction",
                   "agreement_k", "guidelines", "ordering", "show_suggestions", "gold_rate", "lease_minutes",
-                  "final_label_rule", "status", "created_at"]
+                  "final_label_rule", "status", "created_at", "uncertainty_measure", "prediction_source",
+                  "prediction_run", "predictions_updated_at"]
+        read_only_fields = ["prediction_run", "predictions_updated_at"]
 
 
 class LabelChoiceInput(serializers.Serializer):
@@ -62,6 +64,10 @@ class CampaignInput(serializers.Serializer):
     ordering = serializers.ChoiceField(choices=Campaign.Ordering.choices, required=False,
                                        default=Campaign.Ordering.RANDOM)
     show_suggestions = serializers.BooleanField(required=False, default=False)
+    uncertainty_measure = serializers.ChoiceField(choices=Campaign.UncertaintyMeasure.choices, required=False,
+                                                  default=Campaign.UncertaintyMeasure.MARGIN)
+    prediction_source = serializers.ChoiceField(choices=Campaign.PredictionSource.choices, required=False,
+                                                default=Campaign.PredictionSource.NONE)
     gold_rate = serializers.FloatField(required=False, default=0.0, min_value=0.0, max_value=0.99)
     lease_minutes = serializers.IntegerField(required=False, default=10, min_value=1, max_value=24 * 60)
     final_label_rule = serializers.ChoiceField(choices=Campaign.FinalLabelRule.choices, required=False,
@@ -85,6 +91,13 @@ class CampaignListApi(APIView):
             campaign = campaign_create(**data.validated_data, user=request.user)
         except CampaignError as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        if campaign.prediction_source == Campaign.PredictionSource.LATEST_RUN:
+            # Imported here: classifier depends on labeling, never the reverse at import time.
+            from classifier.services import campaign_predictions_configure
+
+            campaign_predictions_configure(campaign=campaign, ordering=campaign.ordering,
+                                           uncertainty_measure=campaign.uncertainty_measure,
+                                           show_suggestions=campaign.show_suggestions)
         return Response(CampaignOutput(campaign).data, status=status.HTTP_201_CREATED)
 
 

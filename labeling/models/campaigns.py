@@ -30,6 +30,16 @@ class Campaign(models.Model):
         UNCERTAINTY = "uncertainty", "most uncertain first"
         DISAGREEMENT = "disagreement", "most disputed first"
 
+    class UncertaintyMeasure(models.TextChoices):
+        # Both are stored so that HIGHER means MORE uncertain, in [0, 1]:
+        # margin = 1 - (p_top1 - p_top2); entropy = -sum p log p / log(n_classes).
+        MARGIN = "margin", "margin (1 - top1 + top2)"
+        ENTROPY = "entropy", "entropy (normalised)"
+
+    class PredictionSource(models.TextChoices):
+        NONE = "none", "only runs picked by hand"
+        LATEST_RUN = "latest_run", "the newest finished classifier over its datasets"
+
     class FinalLabelRule(models.TextChoices):
         # The final label of an item: the adjudicated one where there is one, else a unanimous
         # vote, else the majority; the stricter rules leave disputed items without a label.
@@ -53,6 +63,16 @@ class Campaign(models.Model):
     guidelines = models.TextField(blank=True, default=default_guidelines, help_text="markdown")
     ordering = models.CharField(max_length=20, choices=Ordering.choices, default=Ordering.RANDOM)
     show_suggestions = models.BooleanField(default=False)
+    uncertainty_measure = models.CharField(max_length=16, choices=UncertaintyMeasure.choices,
+                                           default=UncertaintyMeasure.MARGIN)
+    # Active learning: with LATEST_RUN every newly finished run over an overlapping dataset refreshes
+    # the items' predictions. prediction_run is the run whose predictions the items hold now (set when
+    # a refresh finishes); a string reference, so that labeling never imports classifier at load time.
+    prediction_source = models.CharField(max_length=16, choices=PredictionSource.choices,
+                                         default=PredictionSource.NONE)
+    prediction_run = models.ForeignKey("classifier.ClassifierRun", null=True, blank=True,
+                                       on_delete=models.SET_NULL, related_name="+")
+    predictions_updated_at = models.DateTimeField(null=True, blank=True)
     gold_rate = models.FloatField(default=0.0, help_text="fraction of served items that are gold items")
     lease_minutes = models.PositiveIntegerField(default=10)
     final_label_rule = models.CharField(
@@ -86,6 +106,7 @@ class CampaignItem(models.Model):
     # NULL (no prediction yet) sorts after every predicted class in grouped ordering.
     predicted_label = models.CharField(max_length=32, null=True, blank=True)  # noqa: DJ001
     predicted_score = models.FloatField(null=True, blank=True)
+    # In [0, 1], higher = more uncertain (the campaign's uncertainty_measure); NULL sorts last.
     uncertainty = models.FloatField(null=True, blank=True)
     sort_key = models.FloatField(default=0.0, help_text="random order, fixed at creation")
     labels_count = models.PositiveSmallIntegerField(default=0)

@@ -83,6 +83,8 @@ def campaign_create(
     guidelines: str | None = None,
     ordering: str = Campaign.Ordering.RANDOM,
     show_suggestions: bool = False,
+    uncertainty_measure: str = Campaign.UncertaintyMeasure.MARGIN,
+    prediction_source: str = Campaign.PredictionSource.NONE,
     gold_rate: float = 0.0,
     lease_minutes: int = 10,
     final_label_rule: str = Campaign.FinalLabelRule.ADJUDICATED_UNANIMOUS_MAJORITY,
@@ -110,11 +112,16 @@ def campaign_create(
         raise CampaignError(f"unknown ordering {ordering!r}; expected one of {', '.join(Campaign.Ordering.values)}")
     if final_label_rule not in Campaign.FinalLabelRule.values:
         raise CampaignError(f"unknown final_label_rule {final_label_rule!r}")
+    if uncertainty_measure not in Campaign.UncertaintyMeasure.values:
+        raise CampaignError(f"unknown uncertainty_measure {uncertainty_measure!r}")
+    if prediction_source not in Campaign.PredictionSource.values:
+        raise CampaignError(f"unknown prediction_source {prediction_source!r}")
     choices = _validate_label_choices(label_choices) if label_choices is not None else None
 
     campaign = Campaign(
         name=name.strip(), description=description, k=k, agreement_fraction=agreement_fraction,
         agreement_k=agreement_k, ordering=ordering, show_suggestions=show_suggestions, gold_rate=gold_rate,
+        uncertainty_measure=uncertainty_measure, prediction_source=prediction_source,
         lease_minutes=lease_minutes, final_label_rule=final_label_rule, created_by=user,
     )
     if choices is not None:
@@ -175,15 +182,36 @@ def campaign_mark_gold(*, campaign: Campaign, gold: dict[int, str]) -> int:
 
 
 @transaction.atomic
-def campaign_set_predictions(*, campaign: Campaign, predictions: dict[int, tuple[str, float, float | None]]) -> int:
+def campaign_set_predictions(*, campaign: Campaign,
+                             predictions: dict[int, tuple[str | None, float, float | None]]) -> int:
     """Store classifier predictions ({image_id: (label, score, uncertainty)}) on the campaign's items;
-    grouped and uncertainty orderings read them."""
+    grouped and uncertainty orderings read them. Uncertainty: higher = more uncertain (None: unknown,
+    served after every item that has one)."""
     items = list(CampaignItem.objects.filter(campaign=campaign, image_id__in=predictions.keys()))
     for item in items:
         item.predicted_label, item.predicted_score, item.uncertainty = predictions[item.image_id]
     CampaignItem.objects.bulk_update(items, ["predicted_label", "predicted_score", "uncertainty"],
                                      batch_size=BULK_BATCH)
     return len(items)
+
+
+def campaign_set_ordering(*, campaign: Campaign, ordering: str, uncertainty_measure: str, show_suggestions: bool,
+                          prediction_source: str) -> Campaign:
+    """Change how the queue is ordered, how uncertainty is measured, whether annotators see the
+    model's suggestion, and whether predictions follow the latest classifier run. Takes effect on
+    the next page leased (pages already leased keep their items)."""
+    if ordering not in Campaign.Ordering.values:
+        raise CampaignError(f"unknown ordering {ordering!r}; expected one of {', '.join(Campaign.Ordering.values)}")
+    if uncertainty_measure not in Campaign.UncertaintyMeasure.values:
+        raise CampaignError(f"unknown uncertainty measure {uncertainty_measure!r}; expected one of "
+                            f"{', '.join(Campaign.UncertaintyMeasure.values)}")
+    if prediction_source not in Campaign.PredictionSource.values:
+        raise CampaignError(f"unknown prediction source {prediction_source!r}; expected one of "
+                            f"{', '.join(Campaign.PredictionSource.values)}")
+    campaign.ordering, campaign.uncertainty_measure = ordering, uncertainty_measure
+    campaign.show_suggestions, campaign.prediction_source = bool(show_suggestions), prediction_source
+    campaign.save(update_fields=["ordering", "uncertainty_measure", "show_suggestions", "prediction_source"])
+    return campaign
 
 
 def campaign_set_status(*, campaign: Campaign, status: str) -> Campaign:

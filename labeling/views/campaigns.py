@@ -4,9 +4,11 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
+from django.views.decorators.http import require_POST
 
 from domainsieve.auth import ANNOTATOR, RESEARCHER, role_required
 from labeling.guidelines import render_guidelines
@@ -36,9 +38,20 @@ class CampaignForm(forms.Form):
     agreement_k = forms.IntegerField(initial=3, min_value=1, max_value=50, label="Labels per agreement item")
     ordering = forms.ChoiceField(choices=Campaign.Ordering.choices, initial=Campaign.Ordering.RANDOM)
     show_suggestions = forms.BooleanField(required=False, label="Show the classifier's suggestion")
+    # Optional, so that forms posted without them keep working: empty means the default.
+    uncertainty_measure = forms.ChoiceField(choices=Campaign.UncertaintyMeasure.choices, required=False,
+                                            initial=Campaign.UncertaintyMeasure.MARGIN)
+    prediction_source = forms.ChoiceField(choices=Campaign.PredictionSource.choices, required=False,
+                                          initial=Campaign.PredictionSource.NONE, label="Order by predictions of")
     lease_minutes = forms.IntegerField(initial=10, min_value=1, max_value=24 * 60)
     guidelines = forms.CharField(widget=forms.Textarea(attrs={"rows": 14}), required=False,
                                  help_text="markdown; prefilled with the texture-centric rules")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        data["uncertainty_measure"] = data.get("uncertainty_measure") or Campaign.UncertaintyMeasure.MARGIN
+        data["prediction_source"] = data.get("prediction_source") or Campaign.PredictionSource.NONE
+        return data
 
 
 @role_required(ANNOTATOR)
@@ -57,8 +70,26 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         except CampaignError as error:
             form.add_error(None, str(error))
         else:
+            _start_following(campaign)
             return redirect("campaign-detail", campaign_id=campaign.id)
     return render(request, "labeling/campaign_new.html", {"form": form})
+
+
+def _start_following(campaign: Campaign) -> None:
+    """A new campaign that follows the latest run gets that run's predictions at once (queued)."""
+    if campaign.prediction_source == Campaign.PredictionSource.LATEST_RUN:
+        from classifier.services import campaign_predictions_configure
+
+        campaign_predictions_configure(campaign=campaign, ordering=campaign.ordering,
+                                       uncertainty_measure=campaign.uncertainty_measure,
+                                       show_suggestions=campaign.show_suggestions)
+
+
+def _finished_runs(limit: int = 50) -> list[Any]:
+    # Imported here: classifier depends on labeling, never the reverse at import time.
+    from classifier.models import ClassifierRun, JobStatus
+
+    return list(ClassifierRun.objects.filter(status=JobStatus.SUCCEEDED).order_by("-finished_at", "-id")[:limit])
 
 
 @role_required(RESEARCHER)
@@ -67,7 +98,41 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     progress = campaign_progress(campaign=campaign, user=request.user)
     return render(request, "labeling/campaign_detail.html", {
         "campaign": campaign, "progress": progress, "datasets": campaign.datasets.all(),
+        "runs": _finished_runs(), "orderings": Campaign.Ordering.choices,
+        "measures": Campaign.UncertaintyMeasure.choices,
     })
+
+
+@role_required(RESEARCHER)
+@require_POST
+def campaign_predictions(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """The "Order by predictions" form: ordering, uncertainty measure, suggestions, and the source
+    (``source``: "keep", "latest" to follow the newest finished run, "none" to stop, or a run id)."""
+    from classifier.services import ClassifierInputError, campaign_predictions_configure
+
+    campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
+    source = request.POST.get("source", "keep").strip()
+    kwargs: dict[str, Any] = {"prediction_source": None, "run_id": None}
+    if source == "latest":
+        kwargs["prediction_source"] = Campaign.PredictionSource.LATEST_RUN
+    elif source == "none":
+        kwargs["prediction_source"] = Campaign.PredictionSource.NONE
+    elif source.isdigit():
+        kwargs["run_id"] = int(source)
+    elif source != "keep":
+        messages.error(request, f"Not saved: unknown prediction source {source!r}")
+        return redirect("campaign-detail", campaign_id=campaign.id)
+    try:
+        run = campaign_predictions_configure(
+            campaign=campaign, ordering=request.POST.get("ordering", campaign.ordering),
+            uncertainty_measure=request.POST.get("uncertainty_measure", campaign.uncertainty_measure),
+            show_suggestions=request.POST.get("show_suggestions") == "on", **kwargs)
+    except ClassifierInputError as error:
+        messages.error(request, f"Not saved: {error}")
+    else:
+        messages.success(request, "Saved." + (f" Predictions of run {run.id} are being computed; the next pages "
+                                              "leased follow them." if run is not None else ""))
+    return redirect("campaign-detail", campaign_id=campaign.id)
 
 
 def _labeling_context(request: HttpRequest, campaign: Campaign, mode: str) -> dict[str, Any]:
@@ -99,6 +164,7 @@ urlpatterns = [
     path("campaigns/", campaign_list, name="campaign-list"),
     path("campaigns/new/", campaign_new, name="campaign-new"),
     path("campaigns/<int:campaign_id>/", campaign_detail, name="campaign-detail"),
+    path("campaigns/<int:campaign_id>/predictions/", campaign_predictions, name="campaign-predictions"),
     path("campaigns/<int:campaign_id>/grid/", campaign_grid, name="campaign-grid"),
     path("campaigns/<int:campaign_id>/single/", campaign_single, name="campaign-single"),
 ]

@@ -131,7 +131,8 @@ def test_it_fills_campaign_predictions_for_active_learning_ordering(labelled_poo
     assert campaign_predictions_update(campaign_id=campaign.id, run_id=run.id) == 45
     items = CampaignItem.objects.filter(campaign=campaign)
     assert all(i.predicted_label in ("natural", "rendition", "ambiguous") for i in items)
-    assert all(0 <= i.uncertainty <= 1 and abs(i.predicted_score + i.uncertainty - 1) < 1e-6 for i in items)
+    # Margin uncertainty (the default): 1 - (top1 - top2), so at least 1 - top1 and at most 1.
+    assert all(1 - i.predicted_score - 1e-6 <= i.uncertainty <= 1 for i in items)
     queued = run_for(labelled_pool)
     with pytest.raises(ClassifierInputError, match="only a finished run"):
         campaign_predictions_update(campaign_id=campaign.id, run_id=queued.id)
