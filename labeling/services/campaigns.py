@@ -22,6 +22,7 @@ from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Val
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
+from labeling.domains import domain_from_any
 from labeling.models import Annotation, AnnotationHistory, Campaign, CampaignItem, Dataset, Image, Lease
 
 BULK_BATCH = 2000
@@ -154,8 +155,25 @@ def campaign_create(
              for i, t, s in zip(image_ids, target, sort_keys, strict=True))
     while batch := [item for _, item in zip(range(BULK_BATCH), items, strict=False)]:
         CampaignItem.objects.bulk_create(batch, batch_size=BULK_BATCH)
+    _mark_gold_from_import(campaign=campaign, image_ids=image_ids)
     transaction.on_commit(_analyze_items)
     return campaign
+
+
+def _mark_gold_from_import(*, campaign: Campaign, image_ids: np.ndarray) -> int:
+    """Gold on import: images whose source gave a ``gold_label`` (a manifest column or a shard
+    json field, kept in ``Image.meta``) become gold items of every campaign that covers them."""
+    gold: dict[int, str] = {}
+    rows = (Image.objects.filter(id__in=image_ids.tolist(), meta__has_key="gold_label")
+            .values_list("id", "meta__gold_label"))
+    for image_id, raw in rows:
+        if raw in (None, ""):
+            continue
+        try:
+            gold[image_id] = domain_from_any(raw) if raw not in campaign.label_names else raw
+        except ValueError as exc:
+            raise CampaignError(f"image {image_id} has gold_label {raw!r} from its import: {exc}") from exc
+    return campaign_mark_gold(campaign=campaign, gold=gold) if gold else 0
 
 
 def _analyze_items() -> None:
