@@ -190,7 +190,9 @@ class Command(BaseCommand):
         log_dir.mkdir(parents=True, exist_ok=True)
         worker = subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "domainsieve", "worker", "-Q", "default,gpu,train",
-             "-P", "solo", "-n", "demo@%h", "-l", "INFO", "--without-gossip", "--without-mingle"],
+             "-P", "solo", "-n", "demo@%h", "-l", "INFO", "--without-gossip", "--without-mingle",
+             # embedded beat: training polls and the apply-shard watchdog run in the demo too
+             "-B", "-s", str(settings.VAR_DIR / "celerybeat-schedule")],
             env=env, stdout=(log_dir / "worker.log").open("ab"), stderr=subprocess.STDOUT,
         )
         web = subprocess.Popen(
