@@ -82,7 +82,10 @@ def _render_command(run: TrainingRun, *, resume: bool = False) -> None:
     if run.backend == TrainingRun.Backend.SLURM:
         python = str((run.backend_options or {}).get("python", "python"))
         run.command = ["sbatch", "--parsable", str(slurm_backend.script_path(run))]
-        run.script = slurm_backend.build_script(run, spec.python_command(python))
+        try:
+            run.script = slurm_backend.build_script(run, spec.python_command(python))
+        except BackendError as exc:
+            raise TrainingInputError(str(exc)) from exc
     else:
         run.command = spec.torchrun_command(local_backend.torchrun_path())
         run.script = ""

@@ -145,3 +145,15 @@ def test_it_cancels_with_scancel_and_resumes_latest(media_root: Path, shard_sets
     run = training_run_launch(run_id=run.id)
     assert run.status == "running" and run.attempts == 2
     assert "--resume latest" in (fake_slurm / "submitted.sh").read_text()
+
+
+@pytest.mark.django_db
+def test_it_refuses_script_options_that_span_lines(media_root: Path, shard_sets: dict[str, Path],
+                                                  fake_slurm: Path) -> None:
+    options = {"partition": "booster\n#SBATCH --uid=0", "account": "clip"}
+    with pytest.raises(TrainingInputError, match="one line"):
+        _create(shard_sets, backend_options=options)
+    with pytest.raises(TrainingInputError, match="one line"):
+        _create(shard_sets, backend_options={"setup": ["module load cuda\nrm -rf /data"]})
+    assert not TrainingRun.objects.exists()
+    assert not (fake_slurm / "calls.log").exists()

@@ -42,8 +42,22 @@ def log_path(run: Any) -> Path:
     return Path(run.logs_dir) / run.name / "slurm.log"
 
 
+def _one_line(value: object, what: str) -> str:
+    """Script options are single lines: a newline would smuggle extra directives or commands."""
+    text = str(value)
+    if "\n" in text or "\r" in text:
+        raise BackendError(f"slurm option {what} must be one line, got {text!r}")
+    return text
+
+
 def build_script(run: Any, python_command: list[str]) -> str:
     opts = dict(run.backend_options or {})
+    for key in ("account", "partition", "time", "workdir"):
+        if opts.get(key):
+            _one_line(opts[key], key)
+    for key in ("sbatch", "setup"):
+        for line in opts.get(key, []):
+            _one_line(line, key)
     gpus = int(run.gpus)
     lines = [
         "#!/bin/bash -x",
