@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -76,6 +77,7 @@ class ClassifierRunListApi(generics.ListAPIView):
 class ClassifierRunDetailApi(APIView):
     permission_classes = [IsResearcher]
 
+    @extend_schema(responses=ClassifierRunDetailOut)
     def get(self, request: Request, run_id: int) -> Response:
         return Response(ClassifierRunDetailOut(get_classifier_run_for_user(user=request.user, run_id=run_id)).data)
 

@@ -11,6 +11,7 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpResponse
 from django.urls import path
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -91,6 +92,7 @@ class ApplyJobListApi(generics.ListAPIView):
 class ApplyJobDetailApi(APIView):
     permission_classes = [IsResearcher]
 
+    @extend_schema(responses=ApplyJobDetailOut)
     def get(self, request: Request, job_id: int) -> Response:
         return Response(ApplyJobDetailOut(get_apply_job_for_user(user=request.user, job_id=job_id)).data)
 
@@ -98,6 +100,7 @@ class ApplyJobDetailApi(APIView):
 class ApplyJobCancelApi(APIView):
     permission_classes = [IsResearcher]
 
+    @extend_schema(request=None, responses=ApplyJobDetailOut)
     def post(self, request: Request, job_id: int) -> Response:
         job = apply_job_cancel(job=get_apply_job_for_user(user=request.user, job_id=job_id))
         return Response(ApplyJobDetailOut(job).data)
@@ -106,6 +109,7 @@ class ApplyJobCancelApi(APIView):
 class ApplyJobResumeApi(APIView):
     permission_classes = [IsResearcher]
 
+    @extend_schema(request=None, responses=ApplyJobDetailOut)
     def post(self, request: Request, job_id: int) -> Response:
         job = get_apply_job_for_user(user=request.user, job_id=job_id)
         revived = apply_job_resume(job=job)
@@ -162,6 +166,7 @@ class CleanListApi(generics.ListAPIView):
 class CleanDetailApi(APIView):
     permission_classes = [IsResearcher]
 
+    @extend_schema(responses=CleanOut)
     def get(self, request: Request, clean_id: int) -> Response:
         return Response(CleanOut(get_clean_for_user(user=request.user, clean_id=clean_id)).data)
 

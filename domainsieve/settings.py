@@ -166,6 +166,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    "ENUM_NAME_OVERRIDES": {
+        "DomainEnum": "labeling.domains.DOMAIN_CHOICES",
+        "CampaignStatusEnum": "labeling.models.campaigns.Campaign.Status",
+        "JobStatusEnum": "classifier.models.JobStatus",
+        "ApplyJobStatusEnum": "classifier.models_apply.ApplyJob.Status",
+        "CleanTestsetStatusEnum": "classifier.models_apply.CleanTestset.Status",
+        "TrainingRunStatusEnum": "training.models.TrainingRun.Status",
+    },
 }
 
 # Celery. The filesystem transport lets the demo run one worker with no broker server.
