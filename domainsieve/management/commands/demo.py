@@ -7,6 +7,7 @@ admin, one researcher and three annotators, then runs one Celery worker and the 
 from __future__ import annotations
 
 import csv
+import logging
 import os
 import secrets
 import signal
@@ -93,6 +94,8 @@ class Command(BaseCommand):
             raise CommandError(f"{host}:{port} is already in use; stop what runs there or pass --port.")
         started = time.monotonic()
         call_command("migrate", interactive=False, verbosity=0)
+        # The import service logs its own summary line; here the command prints it, once.
+        logging.getLogger("labeling.services.datasets").setLevel(logging.WARNING)
         self._build_and_import(Path(options["data_dir"]))
         logins = self._ensure_users()
         self._ensure_campaign()
