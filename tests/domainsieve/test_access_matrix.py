@@ -67,3 +67,23 @@ def test_it_refuses_users_without_a_role(client: Client, outsider, url: str) -> 
     for method in (client.get, client.post):
         response = method(url)
         assert response.status_code in (403, 405), (method.__name__, url, response.status_code)
+
+
+# What an annotator may reach: labeling, its own progress, images, docs and health. Everything
+# else (imports, agreement, adjudication, exports, classifiers, apply jobs, training) is refused.
+ANNOTATOR_REACHES = {
+    "/", "/guidelines/", "/campaigns/", "/campaigns/1/grid/", "/campaigns/1/single/",
+    "/api/v1/campaigns/", "/api/v1/campaigns/1/", "/api/v1/campaigns/1/next/",
+    "/api/v1/campaigns/1/annotations/", "/api/v1/campaigns/1/progress/",
+    "/api/v1/datasets/", "/api/v1/datasets/1/", "/api/v1/datasets/1/images/",
+    "/api/v1/images/1/", "/api/v1/images/1/file/", "/api/v1/images/1/thumb/",
+    "/api/v1/docs/", "/api/v1/schema/", "/api/v1/health/",
+}
+
+
+@pytest.mark.parametrize("url", [u for u in project_urls() if u not in ANNOTATOR_REACHES | OPEN | {"/logout/"}])
+def test_it_refuses_annotators_everything_beyond_labeling(client: Client, annotator, url: str) -> None:
+    client.force_login(annotator)
+    for method in (client.get, client.post):
+        response = method(url)
+        assert response.status_code in (403, 405), (method.__name__, url, response.status_code)
