@@ -44,8 +44,13 @@ test-all: setup-dev services
 lint: setup-dev
 	$(VENV)/bin/ruff check .
 
+## make bench: every benchmark at full size (long: about an hour on 2 cores); figures go in docs/benchmarks.md
 bench: setup-dev services
 	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/import_bench.py
+	DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres $(PY) bench/labeling_load.py --browser
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/agreement_bench.py
+	$(PY) bench/embed_bench.py
+	DATABASE_URL=$(TEST_DATABASE_URL) $(PY) bench/apply_bench.py
 
 clean:
 	rm -rf var/
