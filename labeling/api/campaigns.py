@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
 from django.urls import URLPattern, path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -19,6 +20,8 @@ from labeling.services.campaigns import (
     annotations_submit,
     campaign_create,
     campaign_next_items,
+    campaign_set_status,
+    campaign_update_settings,
 )
 
 MAX_PAGE = 200
@@ -101,10 +104,66 @@ class CampaignListApi(APIView):
         return Response(CampaignOutput(campaign).data, status=status.HTTP_201_CREATED)
 
 
+class CampaignUpdateInput(serializers.Serializer):
+    """Every field optional; only the ones sent change."""
+
+    description = serializers.CharField(required=False, allow_blank=True)
+    guidelines = serializers.CharField(required=False)
+    gold_rate = serializers.FloatField(required=False, min_value=0.0, max_value=0.99)
+    lease_minutes = serializers.IntegerField(required=False, min_value=1, max_value=24 * 60)
+    final_label_rule = serializers.ChoiceField(choices=Campaign.FinalLabelRule.choices, required=False)
+    status = serializers.ChoiceField(choices=Campaign.Status.choices, required=False)
+    ordering = serializers.ChoiceField(choices=Campaign.Ordering.choices, required=False)
+    uncertainty_measure = serializers.ChoiceField(choices=Campaign.UncertaintyMeasure.choices, required=False)
+    show_suggestions = serializers.BooleanField(required=False)
+    prediction_source = serializers.ChoiceField(choices=Campaign.PredictionSource.choices, required=False)
+
+
+_QUEUE_FIELDS = ("ordering", "uncertainty_measure", "show_suggestions", "prediction_source")
+
+
 class CampaignDetailApi(APIView):
+    def get_permissions(self) -> list[Any]:
+        return [IsResearcher()] if self.request.method == "PATCH" else [IsAnnotator()]
+
     @extend_schema(responses=CampaignOutput)
     def get(self, request: Request, campaign_id: int) -> Response:
         return Response(CampaignOutput(get_campaign_for_user(user=request.user, campaign_id=campaign_id)).data)
+
+    @extend_schema(request=CampaignUpdateInput, responses=CampaignOutput)
+    def patch(self, request: Request, campaign_id: int) -> Response:
+        """Change settings; items, labels, k and datasets stay as created (400 if sent)."""
+        campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
+        frozen = sorted(set(request.data) - set(CampaignUpdateInput().fields))
+        if frozen:
+            return Response({"detail": f"cannot change {', '.join(frozen)} after creation"},
+                            status=status.HTTP_400_BAD_REQUEST)
+        data = CampaignUpdateInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        changes = dict(data.validated_data)
+        queue = {field: changes.pop(field) for field in _QUEUE_FIELDS if field in changes}
+        new_status = changes.pop("status", None)
+        try:
+            with transaction.atomic():
+                campaign_update_settings(campaign=campaign, changes=changes)
+                if new_status is not None:
+                    campaign_set_status(campaign=campaign, status=new_status)
+                if queue:
+                    # Imported here: classifier depends on labeling, never the reverse at import time.
+                    from classifier.services import ClassifierInputError, campaign_predictions_configure
+
+                    try:
+                        campaign_predictions_configure(
+                            campaign=campaign, ordering=queue.get("ordering", campaign.ordering),
+                            uncertainty_measure=queue.get("uncertainty_measure", campaign.uncertainty_measure),
+                            show_suggestions=queue.get("show_suggestions", campaign.show_suggestions),
+                            prediction_source=queue.get("prediction_source"))
+                    except ClassifierInputError as error:
+                        raise CampaignError(str(error)) from error
+        except CampaignError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+        campaign.refresh_from_db()
+        return Response(CampaignOutput(campaign).data)
 
 
 class NextItemOutput(serializers.Serializer):

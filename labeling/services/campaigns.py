@@ -232,6 +232,31 @@ def campaign_set_ordering(*, campaign: Campaign, ordering: str, uncertainty_meas
     return campaign
 
 
+EDITABLE_SETTINGS = ("description", "guidelines", "gold_rate", "lease_minutes", "final_label_rule")
+
+
+@transaction.atomic
+def campaign_update_settings(*, campaign: Campaign, changes: dict[str, Any]) -> Campaign:
+    """Change settings that do not reshape the item set (``EDITABLE_SETTINGS``). Labels, items, k
+    and datasets stay as created: changing them would invalidate labels already given."""
+    unknown = set(changes) - set(EDITABLE_SETTINGS)
+    if unknown:
+        raise CampaignError(f"cannot change {', '.join(sorted(unknown))} after creation")
+    if "gold_rate" in changes and not 0.0 <= float(changes["gold_rate"]) < 1.0:
+        raise CampaignError("gold_rate must lie in [0, 1)")
+    if "lease_minutes" in changes and int(changes["lease_minutes"]) < 1:
+        raise CampaignError("lease_minutes must be at least 1")
+    if "final_label_rule" in changes and changes["final_label_rule"] not in Campaign.FinalLabelRule.values:
+        raise CampaignError(f"unknown final_label_rule {changes['final_label_rule']!r}")
+    if "guidelines" in changes and not str(changes["guidelines"]).strip():
+        raise CampaignError("guidelines cannot be empty")
+    for name, value in changes.items():
+        setattr(campaign, name, value)
+    if changes:
+        campaign.save(update_fields=list(changes))
+    return campaign
+
+
 def campaign_set_status(*, campaign: Campaign, status: str) -> Campaign:
     if status not in Campaign.Status.values:
         raise CampaignError(f"unknown status {status!r}")
