@@ -20,7 +20,7 @@ from django.utils import timezone
 from .backends import BackendError, get_backend
 from .backends import local as local_backend
 from .backends import slurm as slurm_backend
-from .backends.logparse import list_checkpoints, parse_progress, read_tail
+from .backends.logparse import checkpoint_complete, list_checkpoints, parse_progress, read_tail
 from .mixtures import MixtureError, MixturePlan, Source, plan_mixture, preset_sources
 from .models import TrainingRun
 from .specs import PRECISIONS, RunSpec, SpecError, check_model, model_config_path, split_batch
@@ -325,6 +325,7 @@ def training_run_resume(*, run: TrainingRun) -> TrainingRun:
             slurm_backend.check_available()
         except BackendError as exc:
             raise TrainingInputError(str(exc)) from exc
+    _set_aside_torn_checkpoints(run)
     _render_command(run, resume=True)
     run.status = TrainingRun.Status.QUEUED
     run.cancel_requested = False
@@ -336,6 +337,21 @@ def training_run_resume(*, run: TrainingRun) -> TrainingRun:
     run.save()
     _enqueue_launch(run.id)
     return run
+
+
+def _set_aside_torn_checkpoints(run: TrainingRun) -> list[str]:
+    """A cancel (SIGTERM) can land while torch.save writes; ``--resume latest`` would then pick the
+    torn newest file and fail. Rename unreadable ones to ``*.torn`` (kept for inspection) so it
+    resumes from the last complete checkpoint. Only where the folder is visible from this host."""
+    folder = Path(run.logs_dir) / run.name / "checkpoints"
+    moved = []
+    for path in sorted(folder.glob("epoch_*.pt")) if folder.is_dir() else []:
+        if not checkpoint_complete(path):
+            path.rename(path.with_name(path.name + ".torn"))
+            moved.append(path.name)
+    if moved:
+        log.warning("run %s: set aside torn checkpoints %s before resuming", run.name, ", ".join(moved))
+    return moved
 
 
 def run_log_tail(*, run: TrainingRun, max_bytes: int = 16384) -> str:

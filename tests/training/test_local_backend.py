@@ -104,3 +104,30 @@ def test_it_fails_a_launch_that_never_finished(tmp_path: Path) -> None:
     training_runs_poll()
     run.refresh_from_db()
     assert run.status == "failed" and "did not finish" in run.error
+
+
+@pytest.mark.django_db
+def test_it_resumes_past_a_checkpoint_torn_by_the_cancel(media_root: Path, shard_sets: dict[str, Path],
+                                                         django_capture_on_commit_callbacks: object) -> None:
+    """A SIGTERM during torch.save leaves a file without its zip directory: it is neither
+    registered nor what --resume latest picks."""
+    import torch
+
+    from training.backends.logparse import list_checkpoints
+    from training.models import TrainingRun
+    from training.services import training_run_create, training_run_resume
+
+    with django_capture_on_commit_callbacks(execute=False):
+        run = training_run_create(
+            name="torn", model="DS-Tiny", epochs=3, global_batch=8, gpus=1, precision="fp32", workers=0,
+            device="cpu", mixture={"sources": [{"name": "natural", "shards": str(shard_sets["natural"]), "count": 12}]})
+    folder = Path(run.logs_dir) / run.name / "checkpoints"
+    folder.mkdir(parents=True)
+    torch.save({"epoch": 1}, folder / "epoch_1.pt")
+    whole = (folder / "epoch_1.pt").read_bytes()
+    (folder / "epoch_2.pt").write_bytes(whole[: len(whole) // 2])  # torn mid-save
+    assert [c["epoch"] for c in list_checkpoints(folder)] == [1]
+    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.CANCELLED)
+    with django_capture_on_commit_callbacks(execute=False):
+        training_run_resume(run=run)
+    assert sorted(p.name for p in folder.iterdir()) == ["epoch_1.pt", "epoch_2.pt.torn"]

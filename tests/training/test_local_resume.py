@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from training.backends.logparse import checkpoint_complete
 from training.models import TrainingRun
 from training.services import (
     training_run_cancel,
@@ -40,8 +41,9 @@ def test_it_cancels_and_resumes_from_the_latest_checkpoint(
                                  {"name": "rendition", "shards": str(shard_sets["rendition"]), "count": 4}]})
     training_run_launch(run_id=run.id)
     first = Path(run.logs_dir) / run.name / "checkpoints" / "epoch_1.pt"
-    run = _poll_until(run, lambda r: first.exists() or r.status != TrainingRun.Status.RUNNING)
-    assert first.exists(), run.error
+    run = _poll_until(run, lambda r: (first.exists() and checkpoint_complete(first))
+                      or r.status != TrainingRun.Status.RUNNING)
+    assert checkpoint_complete(first), run.error
     training_run_cancel(run=run)
     run = _poll_until(run, lambda r: r.status != TrainingRun.Status.RUNNING)
     assert run.status == TrainingRun.Status.CANCELLED, (run.status, run.error)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,13 +58,20 @@ def parse_progress(text: str) -> Progress:
     return progress
 
 
+def checkpoint_complete(path: str | Path) -> bool:
+    """torch.save writes a zip archive whose central directory comes last: a file still being
+    written, or torn by a kill mid-save, has none and cannot be loaded."""
+    return zipfile.is_zipfile(path)
+
+
 def list_checkpoints(directory: str | Path) -> list[dict[str, object]]:
-    """``epoch_N.pt`` files, by epoch (``epoch_latest.pt`` is a moving alias and left out)."""
+    """Complete ``epoch_N.pt`` files, by epoch (``epoch_latest.pt`` is a moving alias and left out;
+    a file still being written is listed once it is whole)."""
     folder = Path(directory)
     if not folder.is_dir():
         return []
     found = []
     for path in folder.iterdir():
-        if m := _CHECKPOINT.match(path.name):
+        if (m := _CHECKPOINT.match(path.name)) and checkpoint_complete(path):
             found.append({"epoch": int(m.group(1)), "path": str(path), "bytes": path.stat().st_size})
     return sorted(found, key=lambda c: c["epoch"])
