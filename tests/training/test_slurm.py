@@ -5,6 +5,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from training.models import TrainingRun
 from training.services import (
@@ -90,7 +91,7 @@ def test_it_submits_polls_and_finishes(media_root: Path, shard_sets: dict[str, P
                                   "Logit Scale: 14.0 Contrastive_loss: 5.5 (5.6) Loss: 5.5000 (5.6)\n")
     ckpt = Path(run.logs_dir) / run.name / "checkpoints"
     ckpt.mkdir(parents=True)
-    (ckpt / "epoch_1.pt").write_bytes(b"x")
+    torch.save({"epoch": 1}, ckpt / "epoch_1.pt")  # a whole checkpoint file (torn ones are not listed)
     (fake_slurm / "SACCT_STATE").write_text("4242|RUNNING|0:0\n4242.batch|RUNNING|0:0\n")
     run = training_run_poll(run=run)
     assert (run.status, run.epoch, run.loss) == ("running", 1, 5.5)
