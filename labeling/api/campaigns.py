@@ -178,9 +178,10 @@ class NextItemOutput(serializers.Serializer):
 
 
 def next_item_payload(item: CampaignItem, *, campaign: Campaign) -> dict[str, Any]:
+    """One tile of a leased page; ``item`` comes from campaign_next_items (it carries width, height)."""
     payload: dict[str, Any] = {
         "item": item.id, "image": item.image_id, "thumb": thumb_url(item.image_id), "file": file_url(item.image_id),
-        "width": item.image.width, "height": item.image.height,
+        "width": item.width, "height": item.height,
     }
     if campaign.ordering == Campaign.Ordering.PREDICTED_GROUPS:
         # An opaque group number lets the grid band the groups without naming the prediction.

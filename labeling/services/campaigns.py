@@ -17,6 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -24,6 +25,8 @@ from django.utils import timezone
 
 from labeling.domains import domain_from_any
 from labeling.models import Annotation, AnnotationHistory, Campaign, CampaignItem, Dataset, Image, Lease
+from labeling.services import campaigns_pg
+from labeling.services.campaigns_pg import SubmitState
 
 BULK_BATCH = 2000
 # Extra candidates locked beyond the page size, so that rows found full on recount can be replaced.
@@ -265,58 +268,113 @@ def campaign_set_status(*, campaign: Campaign, status: str) -> Campaign:
     return campaign
 
 
-def _live_leases_of_others(*, annotator: Any, now: Any) -> QuerySet[Lease]:
-    return Lease.objects.filter(item=OuterRef("pk"), expires_at__gt=now).exclude(annotator=annotator)
+def _live_leases_of_others(*, annotator_id: int, now: Any) -> QuerySet[Lease]:
+    return Lease.objects.filter(item=OuterRef("pk"), expires_at__gt=now).exclude(annotator_id=annotator_id)
 
 
-def _candidate_order(campaign: Campaign) -> list[Any]:
-    if campaign.ordering == Campaign.Ordering.PREDICTED_GROUPS:
+def _others_live_count(*, me: int, now: Any) -> Coalesce:
+    return Coalesce(Subquery(_live_leases_of_others(annotator_id=me, now=now).order_by().values("item")
+                             .annotate(c=Count("id")).values("c")[:1]), Value(0))
+
+
+def _candidate_order(campaign_ordering: str) -> list[Any]:
+    if campaign_ordering == Campaign.Ordering.PREDICTED_GROUPS:
         # Homogeneous pages: most tiles of a page share a predicted class and need no key press.
         return [F("predicted_label").asc(nulls_last=True), "sort_key"]
-    if campaign.ordering == Campaign.Ordering.UNCERTAINTY:
+    if campaign_ordering == Campaign.Ordering.UNCERTAINTY:
         return [F("uncertainty").desc(nulls_last=True), "sort_key"]
-    if campaign.ordering == Campaign.Ordering.DISAGREEMENT:
+    if campaign_ordering == Campaign.Ordering.DISAGREEMENT:
         return [F("distinct_labels").desc(), "sort_key"]
     return ["sort_key"]
 
 
-def _lock_candidates(*, campaign: Campaign, annotator: Any, now: Any, gold: bool, limit: int,
-                     exclude: Sequence[int] = ()) -> list[int]:
-    """Ids of up to ``limit`` items the annotator may get, locked FOR UPDATE SKIP LOCKED."""
-    if limit <= 0:
-        return []
-    others_live = Subquery(
-        _live_leases_of_others(annotator=annotator, now=now).order_by().values("item")
-        .annotate(c=Count("id")).values("c")[:1])
-    queryset = (
-        CampaignItem.objects.filter(campaign=campaign, is_gold=gold)
-        .exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), annotator=annotator)))
-        .exclude(Exists(Lease.objects.filter(item=OuterRef("pk"), annotator=annotator, expires_at__gt=now)))
-    )
-    if exclude:
-        queryset = queryset.exclude(id__in=exclude)
-    if not gold:
-        queryset = (queryset.filter(labels_count__lt=F("target_k"))
-                    .annotate(others_live=Coalesce(others_live, Value(0)))
-                    .filter(labels_count__lt=F("target_k") - F("others_live")))
-    if campaign.ordering == Campaign.Ordering.DISAGREEMENT:
-        distinct = Subquery(Annotation.objects.filter(item=OuterRef("pk")).order_by().values("item")
-                            .annotate(c=Count("label", distinct=True)).values("c")[:1])
-        queryset = queryset.annotate(distinct_labels=Coalesce(distinct, Value(0)))
-    queryset = queryset.order_by(*_candidate_order(campaign)).select_for_update(skip_locked=True, of=("self",))
-    return list(queryset.values_list("id", flat=True)[:limit])
+class _OrmStatements:
+    """The statements of leasing and submitting, written with the ORM for any database (the SQLite
+    demo). ``campaigns_pg`` has the same functions as PostgreSQL statements, fewer and cheaper;
+    both are run by the same rules below."""
+
+    @staticmethod
+    def refresh_own_leases(*, campaign_id: int, me: int, now: Any, expires: Any, n: int) -> list[int]:
+        # Only the caller touches its own leases, so they need no row lock.
+        own = list(Lease.objects
+                   .filter(item__campaign_id=campaign_id, annotator_id=me, expires_at__gt=now)
+                   .exclude(item__annotations__annotator_id=me)
+                   .order_by("id").values_list("item_id", flat=True)[:n])
+        if own:
+            Lease.objects.filter(item_id__in=own, annotator_id=me).update(expires_at=expires)
+        return own
+
+    @staticmethod
+    def lock_candidates(*, campaign_id: int, ordering: str, me: int, now: Any, gold: bool, limit: int,
+                        exclude: Sequence[int] = ()) -> list[int]:
+        if limit <= 0:
+            return []
+        queryset = (
+            CampaignItem.objects.filter(campaign_id=campaign_id, is_gold=gold)
+            .exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), annotator_id=me)))
+            .exclude(Exists(Lease.objects.filter(item=OuterRef("pk"), annotator_id=me, expires_at__gt=now)))
+        )
+        if exclude:
+            queryset = queryset.exclude(id__in=exclude)
+        if not gold:
+            queryset = (queryset.filter(labels_count__lt=F("target_k"))
+                        .annotate(others_live=_others_live_count(me=me, now=now))
+                        .filter(labels_count__lt=F("target_k") - F("others_live")))
+        if ordering == Campaign.Ordering.DISAGREEMENT:
+            distinct = Subquery(Annotation.objects.filter(item=OuterRef("pk")).order_by().values("item")
+                                .annotate(c=Count("label", distinct=True)).values("c")[:1])
+            queryset = queryset.annotate(distinct_labels=Coalesce(distinct, Value(0)))
+        queryset = queryset.order_by(*_candidate_order(ordering)).select_for_update(skip_locked=True, of=("self",))
+        return list(queryset.values_list("id", flat=True)[:limit])
+
+    @staticmethod
+    def page_items(*, item_ids: Sequence[int], me: int, now: Any) -> dict[int, CampaignItem]:
+        if not item_ids:
+            return {}
+        return {item.id: item for item in CampaignItem.objects.filter(id__in=item_ids)
+                .only("id", "image_id", "is_gold", "predicted_label")
+                .annotate(width=F("image__width"), height=F("image__height"),
+                          room=F("target_k") - F("labels_count") - _others_live_count(me=me, now=now))}
+
+    @staticmethod
+    def write_leases(*, item_ids: Sequence[int], me: int, now: Any, expires: Any) -> None:
+        # Expired leases on these items are reclaimed: the pool got them back.
+        Lease.objects.filter(item_id__in=item_ids, expires_at__lte=now).delete()
+        Lease.objects.bulk_create([Lease(item_id=i, annotator_id=me, expires_at=expires) for i in item_ids],
+                                  ignore_conflicts=True)
+
+    @staticmethod
+    def lock_submit_state(*, campaign_id: int, me: int, item_ids: Sequence[int]) -> SubmitState:
+        items = dict(CampaignItem.objects.select_for_update().filter(campaign_id=campaign_id, id__in=item_ids)
+                     .order_by("id").values_list("id", "is_gold"))
+        annotations = {item: (pk, label) for pk, item, label in Annotation.objects
+                       .filter(item_id__in=item_ids, annotator_id=me).values_list("id", "item_id", "label")}
+        leases = dict(Lease.objects.filter(item_id__in=item_ids, annotator_id=me).values_list("item_id", "expires_at"))
+        return SubmitState(items=items, annotations=annotations, leases=leases)
+
+    @staticmethod
+    def write_annotations(*, me: int, now: Any, created: Sequence[tuple[int, str, float]],
+                          updated: Sequence[tuple[int, str, str, float]], item_ids: Sequence[int]) -> None:
+        history: list[AnnotationHistory] = []
+        for annotation_id, old, new, seconds in updated:
+            Annotation.objects.filter(id=annotation_id).update(label=new, seconds=F("seconds") + seconds,
+                                                               updated_at=now)
+            history.append(AnnotationHistory(annotation_id=annotation_id, old_label=old, new_label=new,
+                                             changed_by_id=me))
+        if created:
+            rows = Annotation.objects.bulk_create([Annotation(item_id=item, annotator_id=me, label=label,
+                                                              seconds=seconds) for item, label, seconds in created])
+            history.extend(AnnotationHistory(annotation=a, new_label=a.label, changed_by_id=me) for a in rows)
+            CampaignItem.objects.filter(id__in=[c[0] for c in created]).update(labels_count=F("labels_count") + 1)
+        AnnotationHistory.objects.bulk_create(history)
+        Lease.objects.filter(item_id__in=item_ids, annotator_id=me).delete()
 
 
-def _room_after_recount(*, item_ids: list[int], annotator: Any, now: Any) -> dict[int, int]:
-    """Free slots per locked item, from a fresh statement (sees commits made before our locks)."""
-    if not item_ids:
-        return {}
-    others_live = Subquery(
-        _live_leases_of_others(annotator=annotator, now=now).order_by().values("item")
-        .annotate(c=Count("id")).values("c")[:1])
-    return dict(CampaignItem.objects.filter(id__in=item_ids)
-                .annotate(room=F("target_k") - F("labels_count") - Coalesce(others_live, Value(0)))
-                .values_list("id", "room"))
+def _statements() -> Any:
+    """PostgreSQL's statements where they can run (unless LABELING_PG_STATEMENTS is off), else the ORM's."""
+    if connection.vendor == "postgresql" and settings.LABELING_PG_STATEMENTS:
+        return campaigns_pg
+    return _OrmStatements
 
 
 def campaign_next_items(*, campaign: Campaign, annotator: Any, n: int = 25,
@@ -325,54 +383,52 @@ def campaign_next_items(*, campaign: Campaign, annotator: Any, n: int = 25,
 
     Never an item the caller labeled, never one whose labels plus live leases of others reach its
     target_k; gold items (if any) fill about ``gold_rate`` of the page and look like any other.
-    A campaign that is not active, or has nothing left for the caller, gives an empty list.
+    A campaign that is not active, or has nothing left for the caller, gives an empty list. The
+    items carry ``width`` and ``height`` of their image; fields a page does not need are deferred.
     """
     if campaign.status != Campaign.Status.ACTIVE or n <= 0:
         return []
+    sql = _statements()
     rng = rng or random.Random()
+    me = annotator.pk
     now = timezone.now()
     expires = now + timedelta(minutes=campaign.lease_minutes)
     with transaction.atomic():
-        # Only the caller touches its own leases, so they need no row lock (and a lock here
-        # would spread over the joined item and campaign rows).
-        own = list(Lease.objects
-                   .filter(item__campaign=campaign, annotator=annotator, expires_at__gt=now)
-                   .exclude(item__annotations__annotator=annotator)
-                   .order_by("id").values_list("item_id", flat=True)[:n])
-        if own:
-            Lease.objects.filter(item_id__in=own, annotator=annotator).update(expires_at=expires)
+        own = sql.refresh_own_leases(campaign_id=campaign.id, me=me, now=now, expires=expires, n=n)
         need = n - len(own)
         chosen: list[int] = []
         gold_ids: list[int] = []
+        # Own leases are read with the first candidates, so a full page costs one read.
+        pages = sql.page_items(item_ids=own, me=me, now=now) if need <= 0 else {}
         if need > 0:
             n_gold = sum(rng.random() < campaign.gold_rate for _ in range(need)) if campaign.gold_rate else 0
+            to_read = list(own)
             for attempt in range(_ATTEMPTS):
                 # Rows other callers hold are skipped, not waited for; a short page may only mean
                 # they are busy, so look again briefly before calling the pool dry.
                 want = need - n_gold - len(chosen)
-                locked = _lock_candidates(campaign=campaign, annotator=annotator, now=now, gold=False,
-                                          limit=want + _OVERFETCH, exclude=chosen)
-                room = _room_after_recount(item_ids=locked, annotator=annotator, now=now)
-                chosen += [item_id for item_id in locked if room[item_id] > 0][:want]
+                locked = sql.lock_candidates(campaign_id=campaign.id, ordering=campaign.ordering, me=me, now=now,
+                                             gold=False, limit=want + _OVERFETCH, exclude=chosen)
+                pages |= sql.page_items(item_ids=to_read + locked, me=me, now=now)
+                to_read = []
+                chosen += [item_id for item_id in locked if pages[item_id].room > 0][:want]
                 if len(chosen) >= need - n_gold or len(locked) >= want + _OVERFETCH:
                     break
                 time.sleep(0.01 * (attempt + 1))
             if chosen and n_gold:
-                gold_ids = _lock_candidates(campaign=campaign, annotator=annotator, now=now, gold=True, limit=n_gold)
+                gold_ids = sql.lock_candidates(campaign_id=campaign.id, ordering=campaign.ordering, me=me, now=now,
+                                               gold=True, limit=n_gold)
+                pages |= sql.page_items(item_ids=gold_ids, me=me, now=now)
             new = chosen + gold_ids
             if new:
-                # Expired leases on these items are reclaimed: the pool got them back.
-                Lease.objects.filter(item_id__in=new, expires_at__lte=now).delete()
-                Lease.objects.bulk_create([Lease(item_id=i, annotator=annotator, expires_at=expires) for i in new],
-                                         ignore_conflicts=True)
+                sql.write_leases(item_ids=new, me=me, now=now, expires=expires)
             elif not own:
                 _finish_if_complete(campaign=campaign, now=now)
         ids = own + chosen
         # Gold items land at random places in the page so nothing marks them out.
         for gold_id in gold_ids:
             ids.insert(rng.randint(len(own), len(ids)), gold_id)
-        items = CampaignItem.objects.select_related("image").in_bulk(ids)
-    page = [items[i] for i in ids]
+    page = [pages[i] for i in ids]
     if campaign.ordering == Campaign.Ordering.PREDICTED_GROUPS:
         page.sort(key=lambda item: (item.predicted_label is None, item.predicted_label or ""))
     return page
@@ -428,54 +484,36 @@ def annotations_submit(*, campaign: Campaign, annotator: Any, entries: Sequence[
     cleaned = _clean_entries(campaign=campaign, entries=entries)
     if not cleaned:
         return {"created": 0, "updated": 0, "unchanged": 0}
+    sql = _statements()
+    me = annotator.pk
     ids = sorted(item for item, _, _ in cleaned)
     now = timezone.now()
-    # Lock in id order so concurrent batches never deadlock.
-    items = {item.id: item for item in CampaignItem.objects.select_for_update().filter(campaign=campaign, id__in=ids)
-             .order_by("id")}
-    existing = {a.item_id: a for a in Annotation.objects.select_for_update()
-                .filter(item_id__in=ids, annotator=annotator)}
-    leases = dict(Lease.objects.filter(item_id__in=ids, annotator=annotator).values_list("item_id", "expires_at"))
-    missing_room = [i for i in ids if i in items and i not in existing and i in leases and leases[i] <= now
-                    and not items[i].is_gold]
-    room = _room_after_recount(item_ids=missing_room, annotator=annotator, now=now)
+    # Items are locked in id order (concurrent batches never deadlock); what the caller holds on
+    # them is read after the locks, by a fresh statement.
+    state = sql.lock_submit_state(campaign_id=campaign.id, me=me, item_ids=ids)
+    late = [i for i in ids if i in state.items and i not in state.annotations and i in state.leases
+            and state.leases[i] <= now and not state.items[i]]
+    room = {i: item.room for i, item in sql.page_items(item_ids=late, me=me, now=now).items()}
     errors: list[dict[str, Any]] = []
     for item_id, _, _ in cleaned:
-        if item_id not in items:
+        if item_id not in state.items:
             errors.append({"item": item_id, "error": "this item is not part of the campaign"})
-        elif item_id not in existing and item_id not in leases:
+        elif item_id not in state.annotations and item_id not in state.leases:
             errors.append({"item": item_id, "error": "this item is neither leased to you nor labeled by you"})
         elif item_id in room and room[item_id] <= 0:
             errors.append({"item": item_id, "error": "your lease expired and the item went to someone else"})
     if errors:
         raise AnnotationBatchError(errors)
 
-    created: list[Annotation] = []
-    updated: list[Annotation] = []
-    history: list[AnnotationHistory] = []
-    unchanged = 0
+    created: list[tuple[int, str, float]] = []
+    updated: list[tuple[int, str, str, float]] = []
     for item_id, label, seconds in cleaned:
-        annotation = existing.get(item_id)
-        if annotation is None:
-            created.append(Annotation(item_id=item_id, annotator=annotator, label=label, seconds=seconds))
-        elif annotation.label != label:
-            history.append(AnnotationHistory(annotation=annotation, old_label=annotation.label, new_label=label,
-                                             changed_by=annotator))
-            annotation.label = label
-            annotation.seconds += seconds
-            annotation.updated_at = now
-            updated.append(annotation)
-        else:
-            unchanged += 1
-    if created:
-        Annotation.objects.bulk_create(created)
-        history.extend(AnnotationHistory(annotation=a, new_label=a.label, changed_by=annotator) for a in created)
-        CampaignItem.objects.filter(id__in=[a.item_id for a in created]).update(labels_count=F("labels_count") + 1)
-    if updated:
-        Annotation.objects.bulk_update(updated, ["label", "seconds", "updated_at"])
-    AnnotationHistory.objects.bulk_create(history)
-    Lease.objects.filter(item_id__in=ids, annotator=annotator).delete()
-    return {"created": len(created), "updated": len(updated), "unchanged": unchanged}
+        if item_id not in state.annotations:
+            created.append((item_id, label, seconds))
+        elif (old := state.annotations[item_id][1]) != label:
+            updated.append((state.annotations[item_id][0], old, label, seconds))
+    sql.write_annotations(me=me, now=now, created=created, updated=updated, item_ids=ids)
+    return {"created": len(created), "updated": len(updated), "unchanged": len(cleaned) - len(created) - len(updated)}
 
 
 def leases_purge_expired(*, grace_minutes: int = 60) -> int:

@@ -1,16 +1,18 @@
 """Annotations: POST /api/v1/campaigns/{id}/annotations/ (bulk, idempotent, atomic, with history)."""
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from labeling.models import Annotation, AnnotationHistory, Campaign, CampaignItem, Lease
-from labeling.services.campaigns import campaign_create, campaign_next_items
+from labeling.services.campaigns import annotations_submit, campaign_create, campaign_next_items
 from tests.factories import make_dataset, make_images
 
-pytestmark = pytest.mark.django_db
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("statement_set")]
 
 
 @pytest.fixture
@@ -100,3 +102,37 @@ def test_it_refuses_labels_on_an_archived_campaign(api: object, annotator: objec
     item = campaign_next_items(campaign=campaign, annotator=annotator, n=1)[0]
     Campaign.objects.filter(pk=campaign.pk).update(status=Campaign.Status.ARCHIVED)
     assert post(api(annotator), campaign, [{"item": item.id, "label": "natural"}]).status_code == 404
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_stores_a_page_once_when_the_same_batch_races(annotator: object, researcher: object,
+                                                         media_root: object) -> None:
+    """A retry racing its own first attempt (double submit, flaky network): every copy answers 200,
+    each item ends with one annotation, one history row and labels_count 1."""
+    ds = make_dataset(name="race")
+    make_images(dataset=ds, n=10)
+    campaign = campaign_create(name="race", datasets=[ds], k=1, user=researcher)
+    items = campaign_next_items(campaign=campaign, annotator=annotator, n=10)
+    batch = [{"item": i.id, "label": "rendition", "seconds": 1} for i in items]
+    barrier = threading.Barrier(6)
+    results: list[object] = []
+
+    def submit() -> None:
+        try:
+            barrier.wait()
+            results.append(annotations_submit(campaign=campaign, annotator=annotator, entries=batch))
+        except Exception as error:  # noqa: BLE001 - the assertion below reports it
+            results.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(isinstance(r, dict) for r in results), results
+    assert sorted(r["created"] for r in results) == [0] * 5 + [10]
+    assert Annotation.objects.filter(item__campaign=campaign).count() == 10
+    assert AnnotationHistory.objects.filter(annotation__item__campaign=campaign).count() == 10
+    assert set(CampaignItem.objects.filter(campaign=campaign).values_list("labels_count", flat=True)) == {1}

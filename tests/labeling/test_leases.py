@@ -20,6 +20,8 @@ from labeling.services.campaigns import (
 from tests.conftest import ANNOTATOR, make_user
 from tests.factories import make_dataset, make_images
 
+pytestmark = pytest.mark.usefixtures("statement_set")
+
 
 @pytest.fixture
 def campaign(media_root: object, researcher: object) -> Campaign:
