@@ -153,7 +153,7 @@ LABELING_PG_STATEMENTS = envbool("LABELING_PG_STATEMENTS", "true")
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        "domainsieve.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["domainsieve.auth.IsAnnotator"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",

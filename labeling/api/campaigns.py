@@ -25,6 +25,8 @@ from labeling.services.campaigns import (
 )
 
 MAX_PAGE = 200
+# What leasing and submitting read of a campaign: its guidelines and description stay unloaded.
+LABELING_FIELDS = ("id", "status", "ordering", "lease_minutes", "gold_rate", "show_suggestions", "label_choices")
 
 
 def thumb_url(image_id: int) -> str:
@@ -206,7 +208,7 @@ class CampaignNextApi(APIView):
                                                   "items": NextItemOutput(many=True)}),
     )
     def post(self, request: Request, campaign_id: int) -> Response:
-        campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
+        campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id, fields=LABELING_FIELDS)
         try:
             n = int(request.query_params.get("n", 25))
         except ValueError:
@@ -235,7 +237,7 @@ class CampaignAnnotationsApi(APIView):
         description="A list of {item, label, seconds}, or {\"annotations\": [...]}. All or nothing.",
     )
     def post(self, request: Request, campaign_id: int) -> Response:
-        campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
+        campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id, fields=LABELING_FIELDS)
         entries = request.data.get("annotations") if isinstance(request.data, dict) else request.data
         if not isinstance(entries, list):
             return Response({"detail": "send a list of {item, label, seconds} or {\"annotations\": [...]}"},

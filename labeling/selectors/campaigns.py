@@ -1,6 +1,7 @@
 """Selectors (reads): campaigns and their progress."""
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -24,9 +25,10 @@ def campaigns_for_user(*, user: Any) -> QuerySet[Campaign]:
     return queryset.order_by("-id")
 
 
-def get_campaign_for_user(*, user: Any, campaign_id: int) -> Campaign:
-    """The campaign, if the user may see it; else 404 (annotators do not learn that archived ones exist)."""
-    queryset = Campaign.objects.all()
+def get_campaign_for_user(*, user: Any, campaign_id: int, fields: Sequence[str] = ()) -> Campaign:
+    """The campaign, if the user may see it; else 404 (annotators do not learn that archived ones exist).
+    ``fields``: load only these (the rest is deferred), for hot paths that skip the guidelines text."""
+    queryset = Campaign.objects.only(*fields) if fields else Campaign.objects.all()
     if not has_role(user, RESEARCHER):
         queryset = queryset.filter(status__in=ANNOTATOR_VISIBLE)
     try:

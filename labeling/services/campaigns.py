@@ -306,7 +306,7 @@ class _OrmStatements:
 
     @staticmethod
     def lock_candidates(*, campaign_id: int, ordering: str, me: int, now: Any, gold: bool, limit: int,
-                        exclude: Sequence[int] = ()) -> list[int]:
+                        exclude: Sequence[int] = (), lock: bool = True) -> list[int]:
         if limit <= 0:
             return []
         queryset = (
@@ -324,7 +324,9 @@ class _OrmStatements:
             distinct = Subquery(Annotation.objects.filter(item=OuterRef("pk")).order_by().values("item")
                                 .annotate(c=Count("label", distinct=True)).values("c")[:1])
             queryset = queryset.annotate(distinct_labels=Coalesce(distinct, Value(0)))
-        queryset = queryset.order_by(*_candidate_order(ordering)).select_for_update(skip_locked=True, of=("self",))
+        queryset = queryset.order_by(*_candidate_order(ordering))
+        if lock:
+            queryset = queryset.select_for_update(skip_locked=True, of=("self",))
         return list(queryset.values_list("id", flat=True)[:limit])
 
     @staticmethod
@@ -413,6 +415,11 @@ def campaign_next_items(*, campaign: Campaign, annotator: Any, n: int = 25,
                 to_read = []
                 chosen += [item_id for item_id in locked if pages[item_id].room > 0][:want]
                 if len(chosen) >= need - n_gold or len(locked) >= want + _OVERFETCH:
+                    break
+                # Short: either the pool is dry for this caller (answer now) or other callers'
+                # transactions hold candidates (they last milliseconds: look again shortly).
+                if not sql.lock_candidates(campaign_id=campaign.id, ordering=campaign.ordering, me=me, now=now,
+                                           gold=False, limit=1, exclude=chosen + locked, lock=False):
                     break
                 time.sleep(0.01 * (attempt + 1))
             if chosen and n_gold:

@@ -54,8 +54,9 @@ def refresh_own_leases(*, campaign_id: int, me: int, now: datetime, expires: dat
 
 
 def lock_candidates(*, campaign_id: int, ordering: str, me: int, now: datetime, gold: bool, limit: int,
-                    exclude: Sequence[int] = ()) -> list[int]:
-    """Ids of up to ``limit`` items the caller may get, in queue order, locked FOR UPDATE SKIP LOCKED.
+                    exclude: Sequence[int] = (), lock: bool = True) -> list[int]:
+    """Ids of up to ``limit`` items the caller may get, in queue order, locked FOR UPDATE SKIP LOCKED
+    (``lock=False``: unlocked, rows other transactions hold included).
 
     Regular items must still want labels after counting other annotators' live leases; gold items
     go to everyone who has not labeled them."""
@@ -71,7 +72,7 @@ def lock_candidates(*, campaign_id: int, ordering: str, me: int, now: datetime, 
             "AND NOT EXISTS (SELECT 1 FROM labeling_annotation a WHERE a.item_id = i.id AND a.annotator_id = %(me)s) "
             "AND NOT EXISTS (SELECT 1 FROM labeling_lease l WHERE l.item_id = i.id AND l.annotator_id = %(me)s "
             "AND l.expires_at > %(now)s) "
-            f"ORDER BY {_ORDER_BY[ordering]} LIMIT %(limit)s FOR UPDATE OF i SKIP LOCKED",
+            f"ORDER BY {_ORDER_BY[ordering]} LIMIT %(limit)s" + (" FOR UPDATE OF i SKIP LOCKED" if lock else ""),
             {"c": campaign_id, "me": me, "now": now, "limit": limit, "exclude": list(exclude)})
         return [row[0] for row in cursor.fetchall()]
 

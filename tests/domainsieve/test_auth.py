@@ -81,3 +81,28 @@ def test_it_enforces_csrf_on_session_api_posts(annotator) -> None:
     assert response.status_code == 200  # token login itself uses no session
     logout = client.post("/logout/")
     assert logout.status_code == 403  # no CSRF token: refused
+
+
+def test_it_reads_the_role_with_the_token(annotator, researcher, admin_user, outsider,
+                                          django_assert_num_queries) -> None:
+    """Token auth answers who the caller is and what it may do in one query; every role and the
+    refusals (no role, inactive user, unknown token) behave as with sessions."""
+    from django.contrib.auth.models import User
+    from rest_framework.authtoken.models import Token
+
+    def get(user_or_key: object, path: str) -> int:
+        key = user_or_key if isinstance(user_or_key, str) else Token.objects.get_or_create(user=user_or_key)[0].key
+        return Client().get(path, HTTP_AUTHORIZATION=f"Token {key}").status_code
+
+    researcher_only = "/api/v1/datasets/999999/imports/"
+    assert [get(u, researcher_only) == 403 for u in (annotator, researcher, admin_user)] == [True, False, False]
+    assert [get(u, "/api/v1/campaigns/") for u in (annotator, researcher, admin_user, outsider)] == [200, 200, 200, 403]
+    root = User.objects.create_superuser("root", password="root-pw")  # no group: superusers are admins
+    assert get(root, researcher_only) != 403
+    key = Token.objects.create(user=User.objects.create_user("gone", password="x")).key
+    User.objects.filter(username="gone").update(is_active=False)
+    assert get(key, "/api/v1/campaigns/") in (401, 403)
+    assert get("0" * 40, "/api/v1/campaigns/") in (401, 403)
+    token = Token.objects.get(user=annotator).key
+    with django_assert_num_queries(2):  # token with user and role; the campaign list
+        assert Client().get("/api/v1/campaigns/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
