@@ -9,6 +9,8 @@ back to the pool. Phases (``--phases``):
 
 - closed: no pause at all between calls. Measures capacity (labels/s at saturation); call
   latency there is queueing: by Little's law mean latency = annotators / call rate.
+- closed-orm: the closed phase against a second gunicorn run with LABELING_PG_STATEMENTS=false,
+  i.e. the portable ORM statements the SQLite demo uses: the baseline of the capacity ratio.
 - paced: each annotator looks at a page for ``--think`` seconds (uniform 0.5x-1.5x) before
   submitting, starting at random times over the first ``--ramp`` seconds. At 2 s, 50 annotators
   offer about 600 labels/s (a person needs 20-40 s per page): latency at the aimed load.
@@ -51,7 +53,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--k", type=int, default=1)
     parser.add_argument("--agreement-fraction", type=float, default=0.1)
     parser.add_argument("--agreement-k", type=int, default=3)
-    parser.add_argument("--phases", default="closed,paced", help="comma-separated: closed, paced")
+    parser.add_argument("--phases", default="closed,paced,closed-orm",
+                        help="comma-separated: closed, paced, closed-orm (the baseline)")
     parser.add_argument("--think", type=float, default=2.0,
                         help="paced phase: seconds each annotator looks at a page before submitting")
     parser.add_argument("--ramp", type=float, default=None,
@@ -419,8 +422,8 @@ def run_phase(args: argparse.Namespace, setup: dict[str, Any], port: int, server
 def main() -> None:
     args = parse_args()
     phases = [p.strip() for p in args.phases.split(",") if p.strip()]
-    if not phases or set(phases) - {"closed", "paced"}:
-        raise SystemExit(f"--phases takes closed and/or paced, not {args.phases!r}")
+    if not phases or set(phases) - {"closed", "paced", "closed-orm"}:
+        raise SystemExit(f"--phases takes closed, paced and/or closed-orm, not {args.phases!r}")
     work = Path(tempfile.mkdtemp(prefix="labeling-bench-"))
     media = work / "media"
     media.mkdir()
@@ -435,7 +438,19 @@ def main() -> None:
     port = free_port()
     server = start_gunicorn(args, port, env, work / "gunicorn.log")
     try:
-        results = [run_phase(args, setup, port, server, phase) for phase in phases]
+        results = []
+        for phase in phases:
+            if phase != "closed-orm":
+                results.append(run_phase(args, setup, port, server, phase))
+                continue
+            orm_port = free_port()
+            orm_server = start_gunicorn(args, orm_port, dict(env, LABELING_PG_STATEMENTS="false"),
+                                        work / "gunicorn-orm.log")
+            try:
+                results.append(run_phase(args, setup, orm_port, orm_server, phase))
+            finally:
+                os.killpg(orm_server.pid, signal.SIGTERM)
+                orm_server.wait(timeout=30)
         paint: list[float] = []
         if args.browser:
             try:
@@ -445,10 +460,10 @@ def main() -> None:
     finally:
         os.killpg(server.pid, signal.SIGTERM)
         server.wait(timeout=30)
-    errors = [line for line in (work / "gunicorn.log").read_text(errors="replace").splitlines()
+    errors = [line for log in work.glob("gunicorn*.log") for line in log.read_text(errors="replace").splitlines()
               if "Error" in line or "Traceback" in line]
     if errors:
-        print(f"gunicorn log ({work / 'gunicorn.log'}) has errors:", *errors[:10], sep="\n  ", file=sys.stderr)
+        print(f"gunicorn logs ({work}) have errors:", *errors[:10], sep="\n  ", file=sys.stderr)
     else:
         shutil.rmtree(work, ignore_errors=True)
     if os.environ.get("BENCH_SAMPLES"):
@@ -489,7 +504,14 @@ def report(args: argparse.Namespace, results: list[dict[str, Any]], paint: list[
         failed = failed or bool(violations or load.errors)
     if paint:
         print("\n" + line("paint", paint[1:] or paint) + "  (grid submit key -> next page painted)")
-    paced = next((r for r in results if r["phase"] == "paced"), None)
+    by_phase = {r["phase"]: r for r in results}
+    if "closed" in by_phase and "closed-orm" in by_phase:
+        fast, base = by_phase["closed"], by_phase["closed-orm"]
+        cpu = [r["load"].server_cpu / max(r["invariants"]["acknowledged_labels"], 1) for r in (fast, base)]
+        print(f"\ncapacity, PostgreSQL statements vs ORM statements (closed loop, same run): "
+              f"{fast['rate']:.0f} vs {base['rate']:.0f} labels/s = x{fast['rate'] / base['rate']:.2f}; "
+              f"server CPU per label {cpu[0] * 1000:.2f} vs {cpu[1] * 1000:.2f} ms = x{cpu[1] / cpu[0]:.2f} less")
+    paced = by_phase.get("paced")
     if paced:
         next_p95, submit_p95 = percentile(paced["load"].next_ms, 95), percentile(paced["load"].submit_ms, 95)
         met = (paced["rate"] >= AIM_LABELS_PER_S and next_p95 < AIM_MS and submit_p95 < AIM_MS and not failed)
