@@ -271,8 +271,10 @@ class Load:
             if not items:
                 if body["status"] != "active":
                     return
-                idle += 1  # the rest is leased to others; their pages come back or finish
-                time.sleep(min(0.05 * idle, 1.0))
+                # The rest is leased to others; their pages come back or finish. A paced annotator
+                # looks again after a page's worth of time, a closed-loop one backs off from 50 ms.
+                idle += 1
+                time.sleep(rng.uniform(0.5, 1.5) * self.think if self.think else min(0.05 * idle, 1.0))
                 continue
             idle = 0
             if rng.random() < self.args.abandon:

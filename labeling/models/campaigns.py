@@ -98,7 +98,9 @@ class CampaignItem(models.Model):
     updated in the same transaction as they are, so leasing can compare it with ``target_k``
     without counting rows."""
 
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items")
+    # No index of its own on campaign: the composite indexes below start with it (every index is
+    # rewritten when labels_count changes, so each one costs on every label).
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="items", db_index=False)
     image = models.ForeignKey(Image, on_delete=models.CASCADE, related_name="campaign_items")
     target_k = models.PositiveSmallIntegerField()
     is_gold = models.BooleanField(default=False)
@@ -131,8 +133,10 @@ class CampaignItem(models.Model):
 class Lease(models.Model):
     """An item reserved for one annotator until ``expires_at``; an expired lease counts for nothing."""
 
-    item = models.ForeignKey(CampaignItem, on_delete=models.CASCADE, related_name="leases")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases")
+    # Both foreign keys are served by the composite indexes below (leases are written on every page).
+    item = models.ForeignKey(CampaignItem, on_delete=models.CASCADE, related_name="leases", db_index=False)
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="leases",
+                                  db_index=False)
     expires_at = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -145,8 +149,10 @@ class Lease(models.Model):
 
 
 class Annotation(models.Model):
-    item = models.ForeignKey(CampaignItem, on_delete=models.CASCADE, related_name="annotations")
-    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations")
+    # Served by the unique (item, annotator) and the (annotator, created_at) indexes.
+    item = models.ForeignKey(CampaignItem, on_delete=models.CASCADE, related_name="annotations", db_index=False)
+    annotator = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="annotations",
+                                  db_index=False)
     label = models.CharField(max_length=32)
     seconds = models.FloatField(default=0.0, help_text="time the annotator spent on the item")
     created_at = models.DateTimeField(auto_now_add=True)
