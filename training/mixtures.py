@@ -20,7 +20,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import braceexpand
+from domainsieve.shards import expand_part, expand_spec, spec_parts
 
 # The paper's mixtures, named mix_<natural M>_<rendition M> (PAPER.md, "CLIP experiments").
 # Only the ones PAPER.md names; any other mix_<n>_<r> is accepted by preset_sources too.
@@ -70,17 +70,9 @@ class MixturePlan:
 
 
 def expand_shards(shards: str) -> list[str]:
-    """Every shard path of a source; a directory means its ``*.tar`` files, sorted."""
-    paths: list[str] = []
-    for part in shards.split("::"):
-        part = part.strip()
-        if not part:
-            continue
-        if Path(part).is_dir():
-            paths += sorted(glob.glob(str(Path(part) / "*.tar")))
-        else:
-            paths += list(braceexpand.braceexpand(part))
-    return paths
+    """Every existing shard path of a source, a shard spec (``domainsieve.shards``: ``::``-joined
+    parts, braces, globs, folders of ``*.tar``); ``count_samples`` reports the names that are missing."""
+    return expand_spec(shards).found
 
 
 def _compress(paths: list[str]) -> list[str]:
@@ -98,14 +90,14 @@ def _compress(paths: list[str]) -> list[str]:
 
 
 def shard_components(shards: str) -> list[str]:
-    """The ``::`` components OpenCLIP gets for a source: brace patterns as given, a folder as one
-    brace pattern when its tars are numbered consecutively, else one component per tar."""
+    """The ``::`` components OpenCLIP gets for a source: brace patterns as given (OpenCLIP expands
+    them), a folder or a glob as one brace pattern when its tars are numbered consecutively, else
+    one component per tar (OpenCLIP does not glob)."""
     parts: list[str] = []
-    for part in shards.split("::"):
-        part = part.strip()
-        if part and Path(part).is_dir():
-            parts += _compress(expand_shards(part))
-        elif part:
+    for part in spec_parts(shards):
+        if glob.has_magic(part) or Path(part).is_dir():
+            parts += _compress(expand_part(part).found)
+        else:
             parts.append(part)
     return parts
 
@@ -134,13 +126,15 @@ def _count_one_shard(path: Path) -> int:
 def count_samples(shards: str) -> int:
     """Samples in a shard set. Reads OpenCLIP's ``sizes.json`` where present (cheap), otherwise
     img2dataset's per-shard stats, otherwise the tar headers (one pass over each tar)."""
-    paths = expand_shards(shards)
-    if not paths:
-        raise MixtureError(f"no shards match {shards!r}")
-    missing = [p for p in paths if not Path(p).exists()]
+    expansion = expand_spec(shards)
+    missing = expansion.missing
     if missing:
         more = f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""
-        raise MixtureError(f"missing shard {missing[0]}{more}")
+        what = "no shards match" if glob.has_magic(missing[0]) or Path(missing[0]).is_dir() else "missing shard"
+        raise MixtureError(f"{what} {missing[0]}{more}")
+    paths = expansion.found
+    if not paths:
+        raise MixtureError(f"no shards match {shards!r}")
     total = 0
     sizes_cache: dict[Path, dict[str, int]] = {}
     for raw in paths:

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from braceexpand import braceexpand
+from domainsieve.shards import expand_spec
 
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
 
@@ -29,33 +29,23 @@ class CorruptShardError(ValueError):
 
 
 def expand_shards(pattern: str) -> list[Path]:
-    """Shard paths of a brace pattern (``/d/{00000..00039}.tar``) or a glob (``/d/*.tar``).
-
-    Several patterns may be joined with ``::`` (OpenCLIP's separator). Braces name shards that
-    must all exist (a missing one is an error, not a gap); a glob matches what is there. Sorted,
-    deduplicated.
+    """Shard paths of a shard spec (``domainsieve.shards``: ``::``-joined parts, braces, globs,
+    folders). Every name must give shards: a brace name that is no file is an error, not a gap;
+    a glob must match and a folder must hold tars. Sorted, deduplicated, resolved.
     """
     if not pattern or not pattern.strip():
         raise ShardPatternError("empty shard pattern: give a brace pattern like /data/{00000..00009}.tar or a glob")
-    paths: list[str] = []
-    missing: list[str] = []
-    for part in (p.strip() for p in pattern.split("::")):
-        if not part:
-            continue
-        for expanded in braceexpand(part):
-            if glob.has_magic(expanded):
-                matched = sorted(glob.glob(expanded))
-                if not matched:
-                    raise ShardPatternError(f"glob {expanded!r} matches no file")
-                paths.extend(matched)
-            elif os.path.isfile(expanded):
-                paths.append(expanded)
-            else:
-                missing.append(expanded)
-    if missing:
+    expansion = expand_spec(pattern)
+    for name in expansion.missing:
+        if glob.has_magic(name):
+            raise ShardPatternError(f"glob {name!r} matches no file")
+        if os.path.isdir(name):
+            raise ShardPatternError(f"folder {name!r} holds no .tar shard")
+    if expansion.missing:
+        missing = expansion.missing
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
         raise ShardPatternError(f"{len(missing)} shard(s) of {pattern!r} do not exist: {shown}")
-    unique = sorted({str(Path(p).resolve()) for p in paths})
+    unique = sorted({str(Path(p).resolve()) for p in expansion.found})
     if not unique:
         raise ShardPatternError(f"pattern {pattern!r} names no shard")
     return [Path(p) for p in unique]

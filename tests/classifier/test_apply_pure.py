@@ -205,3 +205,12 @@ def test_it_decodes_in_threads_with_the_same_result(tmp_path: Path) -> None:
     threaded = process_shard(out_path=tmp_path / "b.parquet", decode_threads=3, **kwargs)
     assert (threaded.rows, threaded.skipped_keys) == (serial.rows, serial.skipped_keys) == (8, ["000000004"])
     assert pq.read_table(tmp_path / "a.parquet").equals(pq.read_table(tmp_path / "b.parquet"))
+
+
+def test_it_reads_a_folder_of_shards_as_its_tars(tmp_path: Path) -> None:
+    for i in range(2):
+        (tmp_path / f"{i:05d}.tar").write_bytes(b"")
+    (tmp_path / "empty").mkdir()
+    assert [p.name for p in expand_shards(str(tmp_path))] == ["00000.tar", "00001.tar"]
+    with pytest.raises(ShardPatternError, match="holds no .tar"):
+        expand_shards(str(tmp_path / "empty"))

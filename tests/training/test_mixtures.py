@@ -116,3 +116,15 @@ def test_it_repeats_a_factor_for_every_component_of_a_source(tmp_path: Path) -> 
     # OpenCLIP asserts one weight per "::" component.
     assert plan.train_data.count("::") == plan.upsampling_factors.count("::") == 2
     assert plan.upsampling_factors.split("::")[0] == plan.upsampling_factors.split("::")[1]
+
+
+def test_it_reads_the_same_shard_specs_as_apply_jobs(shard_sets: dict[str, Path]) -> None:
+    """A glob that an apply job accepts also names a mixture source: counted, and handed to
+    OpenCLIP as a brace pattern (OpenCLIP does not glob); a glob without a match is an error."""
+    from training.mixtures import shard_components
+
+    folder = shard_sets["natural"]
+    assert count_samples(f"{folder}/*.tar") == count_samples(str(folder)) > 0
+    assert shard_components(f"{folder}/*.tar") == [f"{folder}/{{00000..00002}}.tar"]
+    with pytest.raises(MixtureError, match="no shards match .*nothing"):
+        count_samples(f"{folder}/nothing*.tar")
