@@ -187,7 +187,9 @@ def start_gunicorn(args: argparse.Namespace, port: int, env: dict[str, str], log
     proc = subprocess.Popen(
         [gunicorn, "domainsieve.wsgi", "-c", "python:bench.labeling_load", "--preload",
          "-b", f"127.0.0.1:{port}", "-w", str(args.workers), "-k", "gthread",
-         "--threads", str(args.threads), "--keep-alive", "30", "--log-level", "warning"],
+         "--threads", str(args.threads), "--keep-alive", "30", "--log-level", "warning",
+         # one listening socket per worker: the kernel spreads keep-alive connections evenly
+         "--reuse-port"],
         cwd=REPO, env=env, stdout=log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
