@@ -2,6 +2,7 @@
 Shift-fill, guidelines, and what the database holds afterwards."""
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -147,3 +148,84 @@ def test_it_keeps_unsaved_labels_through_a_server_outage(page: Any, live_server:
     wait_saved(page)
     labels = stored(annotator)
     assert len(labels) == 4 and set(labels.values()) == {"ambiguous"}
+
+
+def label_and_revisit_first_page(page: Any, base_url: str, campaign: Campaign) -> list[int]:
+    """Label page 1 (all natural), submit it, go back to it: a revisited, already submitted page."""
+    page.goto(f"{base_url}/campaigns/{campaign.id}/grid/?n=4")
+    page.wait_for_selector("body[data-ready='1']")
+    page.keyboard.press("Shift+1")
+    first = [t["item"] for t in grid_state(page)["pages"][0]]
+    page.keyboard.press("Enter")
+    page.wait_for_function("window.__gridState().cur === 1")
+    wait_saved(page)
+    page.keyboard.press("Backspace")
+    page.wait_for_function("window.__gridState().cur === 0")
+    return first
+
+
+def wait_stored(user: object, item: int, label: str) -> None:
+    deadline = time.monotonic() + 5
+    while stored(user).get(item) != label:
+        assert time.monotonic() < deadline, f"item {item} never stored as {label}: {stored(user).get(item)}"
+        time.sleep(0.1)
+
+
+@pytest.mark.parametrize("exit_by", ["single-mode link", "nav link", "closing the tab"])
+def test_it_keeps_an_edit_on_a_revisited_page_through_every_exit(page: Any, live_server: Any, annotator: object,
+                                                                  campaign: Campaign, exit_by: str) -> None:
+    login(page, live_server.url, "ann", "ann-pw")
+    first = label_and_revisit_first_page(page, live_server.url, campaign)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.accept()))
+
+    page.keyboard.press("2")  # tile 0: natural -> rendition, and no Enter afterwards
+    # The pill never lies: it says "all saved" only once the server holds the change.
+    if page.locator("#unsaved").inner_text() == "all saved":
+        assert stored(annotator)[first[0]] == "rendition"
+    if exit_by == "single-mode link":
+        page.click("text=Single mode")
+        page.wait_for_url(f"**/campaigns/{campaign.id}/single/")
+    elif exit_by == "nav link":
+        page.click("nav >> text=Campaigns")
+        page.wait_for_url("**/campaigns/")
+    else:
+        page.close(run_before_unload=True)
+    wait_stored(annotator, first[0], "rendition")
+    assert stored(annotator)[first[1]] == "natural"
+    assert len(stored(annotator)) == 4
+
+
+def test_it_asks_before_leaving_labels_not_submitted(page: Any, live_server: Any, annotator: object,
+                                                    campaign: Campaign) -> None:
+    login(page, live_server.url, "ann", "ann-pw")
+    page.goto(f"{live_server.url}/campaigns/{campaign.id}/grid/?n=4")
+    page.wait_for_selector("body[data-ready='1']")
+    assert page.locator("#unsaved").inner_text() == "all saved"
+    page.keyboard.press("1")
+    page.keyboard.press("2")
+    pill = page.locator("#unsaved")
+    assert pill.get_attribute("data-count") == "2"
+    assert "2 on this page not submitted" in pill.inner_text()
+
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.dismiss()))
+    page.click("text=Single mode", no_wait_after=True)
+    page.wait_for_timeout(300)
+    assert dialogs == ["beforeunload"]
+    assert "/grid/" in page.url  # dismissing the warning keeps the annotator and the labels here
+    assert [t["label"] for t in grid_state(page)["pages"][0][:2]] == ["natural", "rendition"]
+
+    page.click("nav >> text=Campaigns", no_wait_after=True)
+    page.wait_for_timeout(300)
+    assert dialogs == ["beforeunload", "beforeunload"]
+
+    # Submitting saves them and the warning goes away.
+    page.keyboard.press("Shift+3")
+    page.keyboard.press("Enter")
+    wait_saved(page)
+    assert page.locator("#unsaved").inner_text() == "all saved"
+    page.click("nav >> text=Campaigns")
+    page.wait_for_url("**/campaigns/")
+    assert dialogs == ["beforeunload", "beforeunload"]
+    assert sorted(stored(annotator).values()) == ["ambiguous", "ambiguous", "natural", "rendition"]

@@ -132,17 +132,39 @@ function paintFocus() {
 }
 
 function updateHint() {
-  const unset = pages[cur].items.filter((i) => !i.label).length;
-  pageHint.textContent = unset ? `${unset} unset · Shift+key fills them` : "all set · Enter submits";
+  const page = pages[cur];
+  const unset = page.items.filter((i) => !i.label).length;
+  if (page.submitted) pageHint.textContent = "changes here save as you make them";
+  else pageHint.textContent = unset ? `${unset} unset · Shift+key fills them` : "all set · Enter submits";
+}
+
+// Labels set on pages not submitted yet: the pill counts them and leaving the page asks first.
+function countDrafts() {
+  let n = 0;
+  for (const page of pages) {
+    if (!page.submitted) n += page.items.filter((i) => i.label && i.label !== i.saved).length;
+  }
+  queue.setDrafts(n);
 }
 
 function setLabel(index, label, { record = true } = {}) {
-  const item = pages[cur].items[index];
+  const page = pages[cur];
+  const item = page.items[index];
   if (item.label === label) return;
-  if (record) pages[cur].undo.push({ index, old: item.label });
+  if (record) page.undo.push({ index, old: item.label });
   item.label = label;
+  if (page.submitted && label) {
+    // A page already submitted saves each change at once: no second Enter is needed, and no
+    // exit (Single mode, a nav link, closing the tab) can drop it.
+    const now = performance.now();
+    const seconds = Math.min(60, (now - (page.lastEdit ?? page.shownAt)) / 1000);
+    page.lastEdit = now;
+    queue.add([{ item: item.item, label, seconds }]);
+    item.saved = label;
+  }
   paintTile(index);
   updateHint();
+  countDrafts();
 }
 
 function cycle(index) {
@@ -161,6 +183,7 @@ async function showPage(index, t0) {
   cur = index;
   focus = 0;
   pages[cur].shownAt = performance.now();
+  pages[cur].lastEdit = undefined;
   render();
   if (t0 !== undefined) {
     requestAnimationFrame(() => setTimeout(() => window.__gridTimings.push(performance.now() - t0), 0));
@@ -184,6 +207,7 @@ async function submit(t0) {
   }
   page.submitted = true;
   page.undo = [];
+  countDrafts();
   refreshProgress();
   if (cur < pages.length - 1) return showPage(cur + 1, t0);
   prefetch();

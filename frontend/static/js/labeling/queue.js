@@ -21,7 +21,7 @@ export class SaveQueue {
       for (const entry of JSON.parse(localStorage.getItem(storageKey) || "[]")) this.pending.set(entry.item, entry);
     } catch { /* a broken entry is not worth failing the page for */ }
     window.addEventListener("beforeunload", (event) => {
-      if (this.pending.size) { event.preventDefault(); event.returnValue = ""; }
+      if (this.pending.size || this.hasDrafts?.()) { event.preventDefault(); event.returnValue = ""; }
     });
     window.addEventListener("online", () => this.flush());
     if (this.pending.size) this.schedule(0);

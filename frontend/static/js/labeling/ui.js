@@ -41,19 +41,30 @@ export function setupDialogs() {
   };
 }
 
+// The save queue and the pill that tells its state. `drafts` counts labels the page holds that
+// are in no queue yet (set on a page not submitted): the pill says "all saved" only when there
+// are none of either, and leaving the page asks first while there are.
 export function setupQueue(config, { onRejected } = {}) {
   const pill = document.getElementById("unsaved");
+  let drafts = 0;
+  const paint = (q) => {
+    const parts = [];
+    if (q.size) parts.push(describeQueue(q));
+    if (drafts) parts.push(`${drafts} on this page not submitted · Enter saves`);
+    pill.textContent = parts.length ? parts.join(" · ") : "all saved";
+    pill.dataset.count = String(q.size + drafts);
+    pill.dataset.drafts = String(drafts);
+    pill.classList.toggle("warn", (q.size > 0 && q.delay > 0) || drafts > 0);
+  };
   const queue = new SaveQueue({
     url: config.urls.annotations,
     storageKey: `domainsieve:pending:${config.user}:${config.campaign}`,
-    onChange: (q) => {
-      pill.textContent = describeQueue(q);
-      pill.dataset.count = String(q.size);
-      pill.classList.toggle("warn", q.size > 0 && q.delay > 0);
-    },
+    onChange: paint,
     onRejected,
   });
-  queue.onChange(queue);
+  queue.setDrafts = (n) => { drafts = n; paint(queue); };
+  queue.hasDrafts = () => drafts > 0;
+  paint(queue);
   return queue;
 }
 
