@@ -13,7 +13,12 @@ from rest_framework.views import APIView
 
 from domainsieve.auth import IsAnnotator, IsResearcher
 from labeling.models import Campaign, CampaignItem, Dataset
-from labeling.selectors.campaigns import campaign_progress, campaigns_for_user, get_campaign_for_user
+from labeling.selectors.campaigns import (
+    campaign_lease_cap,
+    campaign_progress,
+    campaigns_for_user,
+    get_campaign_for_user,
+)
 from labeling.services.campaigns import (
     AnnotationBatchError,
     CampaignError,
@@ -201,10 +206,14 @@ def _group_number(label: str | None, campaign: Campaign) -> int:
 class CampaignNextApi(APIView):
     @extend_schema(
         request=None,
-        parameters=[OpenApiParameter("n", int, description=f"page size, 1..{MAX_PAGE} (default 25)")],
+        parameters=[OpenApiParameter("n", int, description=f"page size, 1..{MAX_PAGE} (default 25); your live "
+                                                           "leases count, and the whole is cut to lease_cap")],
         responses=inline_serializer("NextItems", {"campaign": serializers.IntegerField(),
                                                   "status": serializers.CharField(),
                                                   "lease_minutes": serializers.IntegerField(),
+                                                  "lease_cap": serializers.IntegerField(
+                                                      help_text="most live leases one annotator may hold here; "
+                                                                "n above it is cut to it"),
                                                   "items": NextItemOutput(many=True)}),
     )
     def post(self, request: Request, campaign_id: int) -> Response:
@@ -215,10 +224,11 @@ class CampaignNextApi(APIView):
             return Response({"detail": "n must be an integer"}, status=status.HTTP_400_BAD_REQUEST)
         if not 1 <= n <= MAX_PAGE:
             return Response({"detail": f"n must lie in 1..{MAX_PAGE}"}, status=status.HTTP_400_BAD_REQUEST)
-        items = campaign_next_items(campaign=campaign, annotator=request.user, n=n)
+        cap = campaign_lease_cap(campaign=campaign)
+        items = campaign_next_items(campaign=campaign, annotator=request.user, n=min(n, cap))
         return Response({
             "campaign": campaign.id, "status": campaign.status, "lease_minutes": campaign.lease_minutes,
-            "items": [next_item_payload(item, campaign=campaign) for item in items],
+            "lease_cap": cap, "items": [next_item_payload(item, campaign=campaign) for item in items],
         })
 
 

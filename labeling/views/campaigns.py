@@ -15,6 +15,7 @@ from labeling.guidelines import render_guidelines
 from labeling.models import Campaign, Dataset
 from labeling.selectors.campaigns import (
     campaign_item_counts,
+    campaign_lease_cap,
     campaign_progress,
     campaigns_for_user,
     get_campaign_for_user,
@@ -144,6 +145,7 @@ def _labeling_context(request: HttpRequest, campaign: Campaign, mode: str) -> di
         "config": {
             "campaign": campaign.id, "name": campaign.name, "mode": mode, "labels": campaign.label_choices,
             "user": request.user.username, "pageSizes": PAGE_SIZES, "status": campaign.status,
+            "leaseCap": campaign_lease_cap(campaign=campaign),
         },
     }
 

@@ -20,7 +20,7 @@ PAGE = 9
 @pytest.fixture
 def campaign(transactional_db: None, media_root: object, researcher: object) -> Campaign:
     ds = make_dataset(name="pool")
-    make_images(dataset=ds, n=30)
+    make_images(dataset=ds, n=40)  # lease cap 10: a page of 9 fits, nothing is prefetched
     return campaign_create(name="E2E pool", datasets=[ds], k=1, user=researcher)
 
 

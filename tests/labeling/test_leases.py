@@ -36,13 +36,13 @@ def label_all(campaign: Campaign, user: object, items: list[CampaignItem], label
 
 @pytest.mark.django_db
 def test_it_leases_up_to_n_items_with_urls(api: object, annotator: object, campaign: Campaign) -> None:
-    body = api(annotator).post(f"/api/v1/campaigns/{campaign.id}/next/?n=5").json()
-    assert len(body["items"]) == 5
+    body = api(annotator).post(f"/api/v1/campaigns/{campaign.id}/next/?n=3").json()
+    assert len(body["items"]) == 3
     first = body["items"][0]
     assert first["thumb"] == f"/api/v1/images/{first['image']}/thumb/"
     assert first["file"] == f"/api/v1/images/{first['image']}/file/"
     assert first["width"] == 96 and "suggestion" not in first
-    assert Lease.objects.filter(annotator=annotator).count() == 5
+    assert Lease.objects.filter(annotator=annotator).count() == 3
 
 
 @pytest.mark.django_db
@@ -202,3 +202,23 @@ def test_it_serves_disputed_items_first(annotator: object, annotator2: object, r
         {"item": i.id, "label": "rendition" if i.id == disputed.id else "natural"} for i in second])
     third = campaign_next_items(campaign=campaign, annotator=make_user("third", ANNOTATOR), n=1)
     assert [i.id for i in third] == [disputed.id]
+
+
+@pytest.mark.django_db
+def test_it_caps_what_one_annotator_holds_at_a_quarter_of_the_campaign(api: object, annotator: object,
+                                                                      annotator2: object, researcher: object) -> None:
+    ds = make_dataset(name="twenty")
+    make_images(dataset=ds, n=20)
+    campaign = campaign_create(name="twenty", datasets=[ds], k=1, user=researcher)
+    body = api(annotator).post(f"/api/v1/campaigns/{campaign.id}/next/?n=25").json()
+    assert body["lease_cap"] == 5 and len(body["items"]) == 5
+    again = api(annotator).post(f"/api/v1/campaigns/{campaign.id}/next/?n=25").json()
+    assert {i["item"] for i in again["items"]} == {i["item"] for i in body["items"]}  # own leases, no more
+    assert Lease.objects.filter(annotator=annotator).count() == 5
+    other = api(annotator2).post(f"/api/v1/campaigns/{campaign.id}/next/?n=25").json()
+    assert len(other["items"]) == 5 and not {i["item"] for i in other["items"]} & {i["item"] for i in body["items"]}
+    # Labels free the share: the next ask gets fresh items.
+    api(annotator).post(f"/api/v1/campaigns/{campaign.id}/annotations/",
+                        [{"item": i["item"], "label": "natural"} for i in body["items"]], format="json")
+    fresh = api(annotator).post(f"/api/v1/campaigns/{campaign.id}/next/?n=25").json()
+    assert len(fresh["items"]) == 5 and not {i["item"] for i in fresh["items"]} & {i["item"] for i in body["items"]}

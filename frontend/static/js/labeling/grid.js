@@ -10,6 +10,8 @@ const pageHint = document.getElementById("page-hint");
 const doneEl = document.getElementById("done");
 const pageSizeEl = document.getElementById("page-size");
 const tileSizeEl = document.getElementById("tile-size");
+const legendEl = document.getElementById("suggestion-legend");
+const zoomEl = document.getElementById("zoom");
 const dialogs = setupDialogs();
 const refreshProgress = setupProgress(config);
 const queue = setupQueue(config, {
@@ -44,10 +46,10 @@ let chain = Promise.resolve();
 const PREFETCH_PAGES = 2;
 window.__prefetchMs = []; // ms from asking for a page to all its thumbnails decoded
 
-function fetchPage() {
+function fetchPage({ waiting = false } = {}) {
   const started = performance.now();
   const size = pageSize;
-  chain = chain.then(() => source.take(size)).then(async (items) => {
+  chain = chain.then(() => (waiting ? source.takeWaiting(size) : source.take(size))).then(async (items) => {
     const page = makePage(items);
     await Promise.all(page.items.map((i) => i.img.ready));
     window.__prefetchMs.push(performance.now() - started);
@@ -56,8 +58,36 @@ function fetchPage() {
   return chain;
 }
 
+// Pages ahead that fit under the campaign's lease cap (with the page on screen): a small campaign
+// gets none, so one annotator never holds most of it.
+function aheadPages() {
+  return Math.max(0, Math.min(PREFETCH_PAGES, Math.floor(source.cap / pageSize) - 1));
+}
+
 function prefetch() {
-  while (ahead.length < PREFETCH_PAGES && !source.exhausted) ahead.push(fetchPage());
+  while (ahead.length < aheadPages() && !source.exhausted) ahead.push(fetchPage());
+}
+
+// The next page to show, at the page size chosen now: a page fetched before a size change is
+// cut (the rest waits as the following page) or topped up.
+async function nextPage() {
+  let next = ahead.length ? await ahead.shift() : await fetchPage({ waiting: true });
+  while (next === null) { // the fetch failed (network, server): keep trying, the labels are queued
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    next = await fetchPage({ waiting: true });
+  }
+  if (!next.items.length && !source.exhausted) next = await fetchPage({ waiting: true }) ?? next;
+  if (next.items.length > pageSize) {
+    const rest = { ...makePage([]), items: next.items.slice(pageSize) };
+    next.items = next.items.slice(0, pageSize);
+    ahead.unshift(Promise.resolve(rest));
+  } else if (next.items.length && next.items.length < pageSize && !source.exhausted) {
+    const more = await source.takeWaiting(pageSize - next.items.length).catch(() => []);
+    const extra = makePage(more);
+    await Promise.all(extra.items.map((i) => i.img.ready));
+    next.items.push(...extra.items);
+  }
+  return next;
 }
 
 function columns() {
@@ -112,6 +142,7 @@ function render() {
   gridEl.replaceChildren(...tiles);
   page.items.forEach((_, i) => paintTile(i));
   paintFocus();
+  if (page.items.some((i) => i.suggestion)) legendEl.hidden = false;
   pageLabel.textContent = `Page ${cur + 1}${page.submitted ? " · submitted (editable)" : ""}`;
   updateHint();
 }
@@ -173,6 +204,19 @@ function cycle(index) {
   setLabel(index, next);
 }
 
+function paintZoomLabel() {
+  const item = pages[cur]?.items[focus];
+  if (!zoomEl.open || !item) return;
+  zoomEl.dataset.label = item.label ?? "";
+  zoomEl.style.setProperty("--c", item.label ? config.colour[item.label] : "transparent");
+}
+
+function showZoomed() {
+  const item = pages[cur].items[focus];
+  document.getElementById("zoom-img").src = item.file;
+  paintZoomLabel();
+}
+
 function moveFocus(delta) {
   const n = pages[cur].items.length;
   focus = Math.min(n - 1, Math.max(0, focus + delta));
@@ -211,11 +255,7 @@ async function submit(t0) {
   refreshProgress();
   if (cur < pages.length - 1) return showPage(cur + 1, t0);
   prefetch();
-  let next = await ahead.shift();
-  while (next === null) { // the fetch failed (network, server): keep trying, the labels are queued
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    next = await fetchPage();
-  }
+  const next = await nextPage();
   if (!next.items.length) {
     pageLabel.textContent = `Page ${cur + 1} · submitted`;
     gridEl.hidden = true;
@@ -234,6 +274,17 @@ function previous() {
 document.addEventListener("keydown", (event) => {
   if (event.target.closest?.("input, select, textarea")) return;
   const key = event.key;
+  if (zoomEl.open && cur >= 0 && !gridEl.hidden) {
+    // Zoomed in: a label key labels the image shown and moves on to the next tile, still zoomed.
+    const label = event.ctrlKey || event.metaKey || event.altKey ? null : labelForKey(event, config.labels);
+    if (label && !event.shiftKey) {
+      event.preventDefault();
+      setLabel(focus, label);
+      if (focus < pages[cur].items.length - 1) moveFocus(1);
+      showZoomed();
+      return;
+    }
+  }
   if (dialogs.anyOpen()) {
     if (key === "Escape") return;
     if (key === "h" || key === "H" || key === "z" || key === "Z") { event.preventDefault(); dialogs.closeAll(); }
@@ -269,7 +320,19 @@ document.addEventListener("keydown", (event) => {
       else flash("nothing to undo on this page");
       break;
     }
-    case "z": case "Z": event.preventDefault(); dialogs.toggleZoom(page.items[focus]?.file); break;
+    case "z": case "Z": event.preventDefault(); dialogs.toggleZoom(page.items[focus]?.file); paintZoomLabel(); break;
+    case "a": case "A": {
+      event.preventDefault();
+      if (event.shiftKey) {
+        let n = 0;
+        page.items.forEach((item, i) => { if (!item.label && item.suggestion) { setLabel(i, item.suggestion); n += 1; } });
+        if (!n) flash("no unset tile has a suggestion");
+      } else if (page.items[focus]?.suggestion) {
+        setLabel(focus, page.items[focus].suggestion);
+        if (focus < page.items.length - 1) moveFocus(1);
+      } else flash("this tile has no suggestion");
+      break;
+    }
     default: break;
   }
 });
@@ -285,7 +348,7 @@ gridEl.addEventListener("click", (event) => {
 pageSizeEl.addEventListener("change", () => {
   pageSize = Number(pageSizeEl.value);
   localStorage.setItem("domainsieve:grid", JSON.stringify({ pageSize, tileSize }));
-  // The page already fetched keeps its size; the ones after it take the new one.
+  // The next page shown takes the new size (a page fetched before is cut or topped up).
   pageSizeEl.blur();
 });
 tileSizeEl.addEventListener("change", () => {
@@ -297,8 +360,7 @@ tileSizeEl.addEventListener("change", () => {
 
 async function start() {
   if (config.status !== "active") { gridEl.hidden = true; doneEl.hidden = false; return; }
-  prefetch();
-  const first = await ahead.shift();
+  const first = await fetchPage({ waiting: true });
   if (!first || !first.items.length) { gridEl.hidden = true; doneEl.hidden = false; return; }
   pages.push(first);
   showPage(0);

@@ -29,6 +29,15 @@ export class SaveQueue {
 
   get size() { return this.pending.size; }
 
+  // Resolves once every queued label is stored (or after maxMs, whichever comes first).
+  async drained(maxMs = 30000) {
+    const until = performance.now() + maxMs;
+    while ((this.pending.size || this.inflight) && performance.now() < until) {
+      this.schedule(0);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+
   persist() {
     try { localStorage.setItem(this.storageKey, JSON.stringify([...this.pending.values()])); } catch { /* quota */ }
     this.onChange(this);

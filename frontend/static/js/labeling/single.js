@@ -71,6 +71,11 @@ async function label(name) {
   }
   cur += 1;
   if (cur >= items.length) await topUp();
+  // Held back by the campaign's lease cap, not dry: wait for our saves to land and ask again.
+  if (cur >= items.length && !source.exhausted) {
+    const fresh = await source.takeWaiting(BATCH);
+    for (const i of fresh) items.push({ ...i, label: null, img: null });
+  }
   show();
 }
 
@@ -83,6 +88,13 @@ function back() {
 document.addEventListener("keydown", (event) => {
   if (event.target.closest?.("input, select, textarea")) return;
   const key = event.key;
+  const zoomed = document.getElementById("zoom").open;
+  const zoomLabel = zoomed && !(event.ctrlKey || event.metaKey || event.altKey) ? labelForKey(event, config.labels) : null;
+  if (zoomLabel) { // zoomed in: label, then show the next image zoomed
+    event.preventDefault();
+    label(zoomLabel).then(() => { if (items[cur]) document.getElementById("zoom-img").src = items[cur].file; });
+    return;
+  }
   if (dialogs.anyOpen()) {
     if (key === "h" || key === "H" || key === "z" || key === "Z") { event.preventDefault(); dialogs.closeAll(); }
     return;

@@ -1,6 +1,8 @@
 // Where items come from: POST next/?n= leases them. The server hands the caller's own live
 // leases back first (so a reload shows the same page); we ask for enough extra to skip the
-// ones already on screen or waiting in the save queue.
+// ones already on screen or waiting in the save queue. The server cuts every answer to the
+// campaign's lease cap (a quarter of its label slots), so a short answer is "dry" only when the
+// ask fitted under the cap; otherwise it is "blocked" until our saves land.
 import { api } from "./api.js";
 
 export class ItemSource {
@@ -9,14 +11,33 @@ export class ItemSource {
     this.queue = queue;
     this.seen = new Set();
     this.exhausted = false;
+    this.blocked = false;
+    this.cap = config.leaseCap ?? Infinity;
+  }
+
+  held() {
+    return [...this.seen].filter((id) => !this.queue.acked.has(id)).length;
   }
 
   async take(n) {
-    const held = [...this.seen].filter((id) => !this.queue.acked.has(id)).length;
-    const data = await api("POST", this.config.urls.next(Math.min(200, n + held)));
+    const ask = Math.min(200, n + this.held());
+    const data = await api("POST", this.config.urls.next(ask));
+    if (data.lease_cap) this.cap = data.lease_cap;
     const fresh = data.items.filter((i) => !this.seen.has(i.item)).slice(0, n);
     for (const i of fresh) this.seen.add(i.item);
-    if (!fresh.length) this.exhausted = true;
+    this.blocked = fresh.length < n && ask > this.cap;
+    if (!fresh.length && !this.blocked) this.exhausted = true;
     return fresh;
+  }
+
+  // Take n items; where the lease cap cut the answer short, wait for our own saves to land (they
+  // free the cap) and ask for the rest.
+  async takeWaiting(n, tries = 4) {
+    const got = await this.take(n);
+    for (let i = 0; got.length < n && this.blocked && i < tries; i += 1) {
+      await this.queue.drained();
+      got.push(...await this.take(n - got.length));
+    }
+    return got;
   }
 }
