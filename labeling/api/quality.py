@@ -80,7 +80,7 @@ class DisagreementsApi(APIView):
 class AdjudicationInput(serializers.Serializer):
     item = serializers.IntegerField()
     label = serializers.CharField(max_length=32)
-    reason = serializers.CharField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="")
     make_gold = serializers.BooleanField(required=False, default=False)
 
 

@@ -175,6 +175,8 @@ def disagreement_queue(*, campaign: Campaign, limit: int = 50, offset: int = 0) 
                                          .order_by("item_id", "annotator__username")
                                          .values_list("item_id", "annotator__username", "label", "updated_at")):
         labels_by_item[item_id].append({"annotator": username, "label": label, "at": at.isoformat()})
+    predicted = {item_id: (label, score) for item_id, label, score in CampaignItem.objects.filter(
+        pk__in=labels_by_item, predicted_label__isnull=False).values_list("id", "predicted_label", "predicted_score")}
     items = [{
         "item": int(table.item_ids[p]), "image": int(table.image_ids[p]),
         "labels": labels_by_item[int(table.item_ids[p])],
@@ -182,6 +184,11 @@ def disagreement_queue(*, campaign: Campaign, limit: int = 50, offset: int = 0) 
         "contest": float(contest[p]),
         "gold_label": table.class_names[table.gold[p]] if table.gold[p] >= 0 else "",
         "reasons": [name for name, mask in reasons.items() if mask[p]],
+        # Two or more labels that differ (or a gold miss) is a genuine disagreement; an item queued
+        # only because someone said "ambiguous" (or it has no final label yet) is listed apart.
+        "kind": "disagreement" if reasons["disagreement"][p] or reasons["gold_miss"][p] else "ambiguous",
+        "prediction": ({"label": predicted[int(table.item_ids[p])][0], "score": predicted[int(table.item_ids[p])][1]}
+                       if int(table.item_ids[p]) in predicted else None),
     } for p in page]
     return {"count": int(positions.size), "offset": offset, "limit": limit, "results": items}
 

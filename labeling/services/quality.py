@@ -62,7 +62,8 @@ def campaign_quality_update(*, campaign: Campaign, queue_ambiguous: bool | None 
 @transaction.atomic
 def adjudication_record(*, item: CampaignItem, label: str, reason: str, decided_by: Any,
                         make_gold: bool = False) -> Adjudication:
-    """Record an admin's final label for an item. Earlier decisions stay as history.
+    """Record an admin's final label for an item; the reason is optional. Earlier decisions stay
+    as history.
 
     ``make_gold`` also turns the item into a gold item with this label, so later annotators who
     see it are scored against the decision.
@@ -70,8 +71,6 @@ def adjudication_record(*, item: CampaignItem, label: str, reason: str, decided_
     campaign = item.campaign
     if label not in campaign.label_names:
         raise QualityError(f"unknown label {label!r}; expected one of {', '.join(campaign.label_names)}")
-    if not reason.strip():
-        raise QualityError("give a reason for the decision")
     if make_gold:
         CampaignItem.objects.filter(pk=item.pk).update(is_gold=True, gold_label=label)
     return Adjudication.objects.create(item=item, label=label, reason=reason.strip(), decided_by=decided_by,

@@ -42,9 +42,15 @@ def agreement_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     })
 
 
+QUICK_REASONS = ("majority is right", "texture survives (natural)", "texture lost (rendition)",
+                 "collage or mostly text (ambiguous)", "guideline edge case", "annotator error")
+
+
 @role_required(ADMIN)
 @require_http_methods(["GET", "POST"])
 def adjudicate_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Review by keyboard: the most contested item large, who said what and what the latest
+    classifier predicts; a label key and Enter decide and move on to the next one."""
     campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
     if request.method == "POST":
         item = get_object_or_404(CampaignItem, pk=request.POST.get("item") or 0, campaign=campaign)
@@ -56,19 +62,22 @@ def adjudicate_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
             messages.error(request, str(error))
             return redirect(f"{request.path}?item={item.id}")
         return redirect(request.path)
-    queue = disagreement_queue(campaign=campaign, limit=50)
+    queue = disagreement_queue(campaign=campaign, limit=200)
+    genuine = [entry for entry in queue["results"] if entry["kind"] == "disagreement"]
+    ambiguous = [entry for entry in queue["results"] if entry["kind"] != "disagreement"]
     current = None
     if request.GET.get("item", "").isdigit():
         chosen = int(request.GET["item"])
         current = next((entry for entry in queue["results"] if entry["item"] == chosen), None)
-    if current is None and queue["results"]:
-        current = queue["results"][0]
+    if current is None and (genuine or ambiguous):
+        current = (genuine or ambiguous)[0]
     history = []
     if current is not None:
         history = adjudication_history(item=CampaignItem.objects.get(pk=current["item"]))
     return render(request, "labeling/adjudicate.html", {
         "campaign": campaign, "queue": queue, "current": current, "history": history,
-        "label_names": campaign.label_names,
+        "genuine": genuine, "ambiguous": ambiguous, "label_choices": campaign.label_choices,
+        "quick_reasons": QUICK_REASONS,
     })
 
 
