@@ -5,12 +5,12 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from domainsieve.auth import ANNOTATOR, RESEARCHER, role_required
+from domainsieve.auth import ANNOTATOR, RESEARCHER, has_role, role_required
 from labeling.guidelines import render_guidelines
 from labeling.models import Campaign, Dataset
 from labeling.selectors.campaigns import (
@@ -21,6 +21,7 @@ from labeling.selectors.campaigns import (
     get_campaign_for_user,
     guideline_examples,
 )
+from labeling.selectors.mywork import MyLabelsFilterError, my_labels_filters, my_progress
 from labeling.services.campaigns import CampaignError, campaign_create
 
 PAGE_SIZES = (9, 16, 25, 36, 49)
@@ -93,10 +94,18 @@ def _finished_runs(limit: int = 50) -> list[Any]:
     return list(ClassifierRun.objects.filter(status=JobStatus.SUCCEEDED).order_by("-finished_at", "-id")[:limit])
 
 
-@role_required(RESEARCHER)
+@role_required(ANNOTATOR)
 def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """Researchers and admins get the campaign's settings and progress; annotators their own view
+    of it (what to do, their figures, links to label and to review their labels)."""
     campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
     progress = campaign_progress(campaign=campaign, user=request.user)
+    if not has_role(request.user, RESEARCHER):
+        mine = next((c for c in my_progress(user=request.user)["campaigns"] if c["campaign"] == campaign.id), None)
+        return render(request, "labeling/campaign_annotator.html", {
+            "campaign": campaign, "progress": progress, "mine": mine,
+            "guidelines_html": render_guidelines(campaign.guidelines),
+        })
     return render(request, "labeling/campaign_detail.html", {
         "campaign": campaign, "progress": progress, "datasets": campaign.datasets.all(),
         "runs": _finished_runs(), "orderings": Campaign.Ordering.choices,
@@ -152,8 +161,21 @@ def _labeling_context(request: HttpRequest, campaign: Campaign, mode: str) -> di
 
 @role_required(ANNOTATOR)
 def campaign_grid(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    """The grid; with ``?review=1`` (and optional ``label``, ``day``, ``offset``) it pages through
+    the caller's own labels in this campaign instead, each page editable and saved at once."""
     campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
-    return render(request, "labeling/grid.html", _labeling_context(request, campaign, "grid"))
+    context = _labeling_context(request, campaign, "grid")
+    if request.GET.get("review") == "1":
+        try:
+            filters = my_labels_filters(user=request.user, params=request.GET)
+        except MyLabelsFilterError as error:
+            return HttpResponseBadRequest(str(error))
+        offset = request.GET.get("offset", "0")
+        context["review"] = True
+        context["config"]["review"] = {"label": filters.get("label", ""),
+                                       "day": filters["day"].isoformat() if "day" in filters else "",
+                                       "offset": int(offset) if offset.isdigit() else 0}
+    return render(request, "labeling/grid.html", context)
 
 
 @role_required(ANNOTATOR)

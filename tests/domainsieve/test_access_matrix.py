@@ -69,10 +69,12 @@ def test_it_refuses_users_without_a_role(client: Client, outsider, url: str) -> 
         assert response.status_code in (403, 405), (method.__name__, url, response.status_code)
 
 
-# What an annotator may reach: labeling, its own progress, images, docs and health. Everything
+# What an annotator may reach: labeling, its own labels and progress (and its view of a campaign's
+# page), images, docs and health. Everything
 # else (imports, agreement, adjudication, exports, classifiers, apply jobs, training) is refused.
 ANNOTATOR_REACHES = {
-    "/", "/guidelines/", "/campaigns/", "/campaigns/1/grid/", "/campaigns/1/single/",
+    "/", "/guidelines/", "/campaigns/", "/campaigns/1/", "/campaigns/1/grid/", "/campaigns/1/single/",
+    "/me/labels/", "/me/progress/", "/api/v1/me/annotations/", "/api/v1/me/progress/",
     "/api/v1/campaigns/", "/api/v1/campaigns/1/", "/api/v1/campaigns/1/next/",
     "/api/v1/campaigns/1/annotations/", "/api/v1/campaigns/1/progress/",
     "/api/v1/datasets/", "/api/v1/datasets/1/", "/api/v1/datasets/1/images/",

@@ -1,7 +1,7 @@
 // Grid mode: a page of thumbnails labeled with the keyboard. The next page is fetched and its
 // thumbnails decoded while the annotator works, so submitting shows it in one paint.
 import { flash, labelForKey, loadConfig, preload, setupDialogs, setupProgress, setupQueue } from "./ui.js";
-import { ItemSource } from "./source.js";
+import { ItemSource, ReviewSource } from "./source.js";
 
 const config = loadConfig();
 const gridEl = document.getElementById("grid");
@@ -17,7 +17,8 @@ const refreshProgress = setupProgress(config);
 const queue = setupQueue(config, {
   onRejected: (entries, message) => flash(`${entries.length} label(s) not saved: ${message}`, "error"),
 });
-const source = new ItemSource(config, queue);
+const reviewing = Boolean(config.review);
+const source = reviewing ? new ReviewSource(config, queue) : new ItemSource(config, queue);
 
 const prefs = JSON.parse(localStorage.getItem("domainsieve:grid") || "{}");
 let pageSize = Number(new URLSearchParams(location.search).get("n")) || prefs.pageSize || 25;
@@ -33,9 +34,10 @@ window.__gridTimings = []; // ms from the submitting key to the next page painte
 window.__gridState = () => ({ cur, focus, pages: pages.map((p) => p.items.map((i) => ({ item: i.item, label: i.label }))) });
 
 function makePage(items) {
+  // In review mode items carry their stored label: the page counts as submitted, so each change saves.
   return {
-    items: items.map((i) => ({ ...i, label: null, saved: null, img: preload(i.thumb) })),
-    submitted: false, undo: [], shownAt: 0, spent: 0,
+    items: items.map((i) => ({ ...i, label: i.label ?? null, saved: i.label ?? null, img: preload(i.thumb) })),
+    submitted: reviewing, undo: [], shownAt: 0, spent: 0,
   };
 }
 
@@ -143,7 +145,13 @@ function render() {
   page.items.forEach((_, i) => paintTile(i));
   paintFocus();
   if (page.items.some((i) => i.suggestion)) legendEl.hidden = false;
-  pageLabel.textContent = `Page ${cur + 1}${page.submitted ? " · submitted (editable)" : ""}`;
+  pageLabel.textContent = reviewing ? `Reviewing my labels · page ${cur + 1}`
+    : `Page ${cur + 1}${page.submitted ? " · submitted (editable)" : ""}`;
+  if (reviewing && page.items.length) { // a reload reopens this page
+    const url = new URL(location.href);
+    url.searchParams.set("offset", String(page.items[0].offset));
+    history.replaceState(null, "", url);
+  }
   updateHint();
 }
 
@@ -360,6 +368,7 @@ tileSizeEl.addEventListener("change", () => {
 
 async function start() {
   if (config.status !== "active") { gridEl.hidden = true; doneEl.hidden = false; return; }
+  if (reviewing) doneEl.querySelector("h2").textContent = "No more of your labels match";
   const first = await fetchPage({ waiting: true });
   if (!first || !first.items.length) { gridEl.hidden = true; doneEl.hidden = false; return; }
   pages.push(first);

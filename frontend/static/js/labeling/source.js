@@ -41,3 +41,29 @@ export class ItemSource {
     return got;
   }
 }
+
+// Review mode: pages of the caller's own labels (filtered by label and day), oldest first. Items
+// come with their stored label; the grid shows them as submitted pages, so each change saves.
+export class ReviewSource {
+  constructor(config, queue) {
+    this.config = config;
+    this.queue = queue;
+    this.offset = config.review.offset ?? 0;
+    this.exhausted = false;
+    this.blocked = false;
+    this.cap = Infinity;
+  }
+
+  async take(n) {
+    const params = new URLSearchParams({ campaign: this.config.campaign, limit: n, offset: this.offset });
+    if (this.config.review.label) params.set("label", this.config.review.label);
+    if (this.config.review.day) params.set("day", this.config.review.day);
+    const data = await api("GET", `/api/v1/me/annotations/?${params}`);
+    const items = data.results.map((r, i) => ({ ...r, offset: this.offset + i }));
+    this.offset += items.length;
+    if (items.length < n) this.exhausted = true;
+    return items;
+  }
+
+  takeWaiting(n) { return this.take(n); }
+}
