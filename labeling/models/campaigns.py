@@ -49,6 +49,7 @@ class Campaign(models.Model):
 
     class Status(models.TextChoices):
         ACTIVE = "active"
+        PAUSED = "paused"  # no new leases until reopened; labels on items already leased still save
         FINISHED = "finished"
         ARCHIVED = "archived"
 

@@ -14,7 +14,7 @@ from domainsieve.auth import RESEARCHER, has_role
 from labeling.models import Annotation, Campaign, CampaignItem, Image, Lease
 
 # Statuses an annotator may see; researchers and admins see every campaign.
-ANNOTATOR_VISIBLE = (Campaign.Status.ACTIVE, Campaign.Status.FINISHED)
+ANNOTATOR_VISIBLE = (Campaign.Status.ACTIVE, Campaign.Status.PAUSED, Campaign.Status.FINISHED)
 
 
 def campaigns_for_user(*, user: Any) -> QuerySet[Campaign]:

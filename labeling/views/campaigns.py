@@ -22,7 +22,12 @@ from labeling.selectors.campaigns import (
     guideline_examples,
 )
 from labeling.selectors.mywork import MyLabelsFilterError, my_labels_filters, my_progress
-from labeling.services.campaigns import CampaignError, campaign_create
+from labeling.services.campaigns import (
+    CampaignError,
+    campaign_create,
+    campaign_set_status,
+    campaign_update_settings,
+)
 
 PAGE_SIZES = (9, 16, 25, 36, 49)
 
@@ -34,10 +39,14 @@ class CampaignForm(forms.Form):
                                               widget=forms.CheckboxSelectMultiple)
     sample = forms.IntegerField(required=False, min_value=1, help_text="leave empty to cover every image")
     seed = forms.IntegerField(initial=0)
-    k = forms.IntegerField(initial=1, min_value=1, max_value=50, label="Labels per item (k)")
+    k = forms.IntegerField(initial=1, min_value=1, max_value=50, label="Labels per item (k)",
+                           help_text="k labels per item: every item is labeled by k different annotators")
     agreement_fraction = forms.FloatField(initial=0.1, min_value=0, max_value=1,
-                                          label="Agreement subset (fraction of items)")
-    agreement_k = forms.IntegerField(initial=3, min_value=1, max_value=50, label="Labels per agreement item")
+                                          label="Agreement subset (fraction of items)",
+                                          help_text="agreement subset: this fraction of the items gets m labels "
+                                                    "instead of k, so agreement can be measured")
+    agreement_k = forms.IntegerField(initial=3, min_value=1, max_value=50, label="Labels per agreement item (m)",
+                                     help_text="m labels on each item of the agreement subset")
     ordering = forms.ChoiceField(choices=Campaign.Ordering.choices, initial=Campaign.Ordering.RANDOM)
     show_suggestions = forms.BooleanField(required=False, label="Show the classifier's suggestion")
     # Optional, so that forms posted without them keep working: empty means the default.
@@ -110,7 +119,70 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "campaign": campaign, "progress": progress, "datasets": campaign.datasets.all(),
         "runs": _finished_runs(), "orderings": Campaign.Ordering.choices,
         "measures": Campaign.UncertaintyMeasure.choices,
+        "settings_form": CampaignSettingsForm(initial={
+            "description": campaign.description, "guidelines": campaign.guidelines, "gold_rate": campaign.gold_rate,
+            "lease_minutes": campaign.lease_minutes, "final_label_rule": campaign.final_label_rule}),
+        "status_actions": [a for a, (_, allowed) in STATUS_ACTIONS.items() if campaign.status in allowed],
     })
+
+
+class CampaignSettingsForm(forms.Form):
+    """What can change after creation (``EDITABLE_SETTINGS``); items, labels, k and datasets stay."""
+
+    description = forms.CharField(required=False, strip=False, widget=forms.Textarea(attrs={"rows": 2}))
+    guidelines = forms.CharField(widget=forms.Textarea(attrs={"rows": 10}), strip=False, help_text="markdown")
+    gold_rate = forms.FloatField(min_value=0, max_value=0.99, label="Gold rate",
+                                 help_text="share of each page drawn from gold items")
+    lease_minutes = forms.IntegerField(min_value=1, max_value=24 * 60, label="Lease minutes")
+    final_label_rule = forms.ChoiceField(choices=Campaign.FinalLabelRule.choices, label="Final label rule")
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name in ("description", "guidelines"):  # browsers send textareas with CRLF line ends
+            if isinstance(data.get(name), str):
+                data[name] = data[name].replace("\r\n", "\n")
+        return data
+
+
+STATUS_ACTIONS = {  # button -> (new status, allowed from)
+    "pause": (Campaign.Status.PAUSED, {Campaign.Status.ACTIVE}),
+    "finish": (Campaign.Status.FINISHED, {Campaign.Status.ACTIVE, Campaign.Status.PAUSED}),
+    "reopen": (Campaign.Status.ACTIVE, {Campaign.Status.PAUSED, Campaign.Status.FINISHED, Campaign.Status.ARCHIVED}),
+    "archive": (Campaign.Status.ARCHIVED, {Campaign.Status.FINISHED}),
+}
+
+
+@role_required(RESEARCHER)
+@require_POST
+def campaign_settings(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
+    form = CampaignSettingsForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        return redirect("campaign-detail", campaign_id=campaign.id)
+    changes = {k: v for k, v in form.cleaned_data.items() if getattr(campaign, k) != v}
+    try:
+        campaign_update_settings(campaign=campaign, changes=changes)
+    except CampaignError as error:
+        messages.error(request, f"Not saved: {error}")
+    else:
+        messages.success(request, f"Saved: {', '.join(sorted(changes))}." if changes else "Nothing changed.")
+    return redirect("campaign-detail", campaign_id=campaign.id)
+
+
+@role_required(RESEARCHER)
+@require_POST
+def campaign_status(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
+    action = request.POST.get("action", "")
+    if action not in STATUS_ACTIONS:
+        messages.error(request, f"Unknown action {action[:40]!r}.")
+    elif campaign.status not in STATUS_ACTIONS[action][1]:
+        messages.error(request, f"A campaign that is {campaign.status} cannot {action}.")
+    else:
+        campaign_set_status(campaign=campaign, status=STATUS_ACTIONS[action][0])
+        messages.success(request, f"The campaign is {campaign.status} now.")
+    return redirect("campaign-detail", campaign_id=campaign.id)
 
 
 @role_required(RESEARCHER)
@@ -189,6 +261,8 @@ urlpatterns = [
     path("campaigns/new/", campaign_new, name="campaign-new"),
     path("campaigns/<int:campaign_id>/", campaign_detail, name="campaign-detail"),
     path("campaigns/<int:campaign_id>/predictions/", campaign_predictions, name="campaign-predictions"),
+    path("campaigns/<int:campaign_id>/settings/", campaign_settings, name="campaign-settings"),
+    path("campaigns/<int:campaign_id>/status/", campaign_status, name="campaign-status"),
     path("campaigns/<int:campaign_id>/grid/", campaign_grid, name="campaign-grid"),
     path("campaigns/<int:campaign_id>/single/", campaign_single, name="campaign-single"),
 ]

@@ -367,7 +367,12 @@ tileSizeEl.addEventListener("change", () => {
 });
 
 async function start() {
-  if (config.status !== "active") { gridEl.hidden = true; doneEl.hidden = false; return; }
+  if (config.status !== "active") {
+    gridEl.hidden = true;
+    doneEl.hidden = false;
+    doneEl.querySelector("h2").textContent = `This campaign is ${config.status}: it takes no new labels now`;
+    return;
+  }
   if (reviewing) doneEl.querySelector("h2").textContent = "No more of your labels match";
   const first = await fetchPage({ waiting: true });
   if (!first || !first.items.length) { gridEl.hidden = true; doneEl.hidden = false; return; }

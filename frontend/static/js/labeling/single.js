@@ -112,7 +112,12 @@ for (const button of document.querySelectorAll(".label-button")) {
 }
 
 async function start() {
-  if (config.status !== "active") { stage.hidden = true; doneEl.hidden = false; return; }
+  if (config.status !== "active") {
+    stage.hidden = true;
+    doneEl.hidden = false;
+    doneEl.querySelector("h2").textContent = `This campaign is ${config.status}: it takes no new labels now`;
+    return;
+  }
   await topUp();
   show();
   document.body.dataset.ready = "1";
