@@ -26,7 +26,7 @@ def test_it_keeps_annotators_out(annotator: object) -> None:
 
 
 @pytest.mark.django_db
-def test_it_previews_then_launches_from_the_form(researcher: object, media_root: Path,
+def test_it_previews_then_launches_from_the_form(researcher: object, media_root: Path, gpu_host: object,
                                                   shard_sets: dict[str, Path]) -> None:
     client = _client(researcher)
     form = {"name": "page-run", "preset": "mix_2_1", "natural": str(shard_sets["natural"]),
