@@ -202,7 +202,7 @@ class TrainGpuOut(serializers.ModelSerializer):
 
 class TrainHostOut(serializers.ModelSerializer):
     gpus = TrainGpuOut(many=True, read_only=True)
-    free = serializers.IntegerField(read_only=True, help_text="GPUs held by no run")
+    free = serializers.IntegerField(read_only=True, help_text="GPUs placement may hand out now (0 when lost or silent)")
     stale = serializers.BooleanField(read_only=True, help_text="up, but its heartbeat is overdue: gets no runs")
 
     class Meta:

@@ -52,11 +52,13 @@ def training_queue_positions() -> dict[int, int]:
 
 def train_host_list() -> list[TrainHost]:
     """Every registered host with its devices and their holders; ``host.stale`` is True for an up
-    host whose heartbeat is older than TRAIN_HOST_LOST_SECONDS (no new runs; lost at the next sweep)."""
+    host whose heartbeat is older than TRAIN_HOST_LOST_SECONDS (no new runs; lost at the next sweep);
+    ``host.free`` counts the devices placement may hand out now (none on a lost or silent host)."""
     gpus = TrainGpu.objects.select_related("run").order_by("index")
     hosts = list(TrainHost.objects.prefetch_related(Prefetch("gpus", queryset=gpus)).order_by("name"))
     cutoff = timezone.now() - timedelta(seconds=float(settings.TRAIN_HOST_LOST_SECONDS))
     for host in hosts:
         host.stale = host.status == TrainHost.Status.UP and host.last_heartbeat < cutoff
-        host.free = sum(1 for gpu in host.gpus.all() if gpu.run_id is None)
+        usable = host.status == TrainHost.Status.UP and not host.stale
+        host.free = sum(1 for gpu in host.gpus.all() if gpu.run_id is None) if usable else 0
     return hosts
