@@ -344,10 +344,12 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
     if run.status in (TrainingRun.Status.RUNNING, TrainingRun.Status.LAUNCHING):
         if run.backend == TrainingRun.Backend.LOCAL and run.host != train_host_name():
             # Only the launching host can signal its process: its next poll does (see
-            # training_run_poll); ask for that poll now.
+            # training_run_poll); ask that host for one now, on its own queue.
+            from .placement import train_host_queue
             from .tasks import poll_training_runs
 
-            transaction.on_commit(poll_training_runs.delay)
+            queue = train_host_queue(run.host) if run.host else "train"
+            transaction.on_commit(lambda: poll_training_runs.apply_async(queue=queue))
             return run
         try:
             get_backend(run.backend).cancel(run)
