@@ -160,6 +160,21 @@ def test_it_marks_a_silent_host_lost_and_offers_its_gpus_again_when_it_returns()
 
 
 @pytest.mark.django_db
+def test_it_gives_a_cancelled_runs_gpus_to_the_next(django_capture_on_commit_callbacks: object) -> None:
+    from training.services import training_run_cancel
+
+    _host("one", 2)
+    placed = _waiting("placed", 2)
+    training_queue_place()
+    waiting = _waiting("next", 2)
+    with django_capture_on_commit_callbacks(execute=True):  # the pass the cancel asks for
+        training_run_cancel(run=placed)
+    assert TrainingRun.objects.get(pk=placed.pk).status == "cancelled"
+    assert _placed(waiting) == ("one", [0, 1])
+    assert_no_device_shared()
+
+
+@pytest.mark.django_db
 def test_it_puts_a_placed_but_unlaunched_run_back_at_its_place_when_its_host_is_lost() -> None:
     _host("solo", 2)
     early = _waiting("early", 2)

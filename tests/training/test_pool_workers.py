@@ -172,10 +172,12 @@ def test_it_shares_two_hosts_in_queue_order_and_survives_a_killed_worker(
     assert (r5.host, r5.devices) == (host_b, [0, 1, 2])
     _running_devices_disjoint()
 
-    # The lost run resumes from its checkpoint once GPUs free up.
+    # The lost run resumes from its checkpoint once GPUs free up: here when r4 is cancelled.
     resumed = client.post(f"/api/v1/training-runs/{r3.id}/resume/").json()
     assert resumed["status"] == "queued" and "--resume" in resumed["command"]
-    _release(r4.id)
+    assert resumed["queue_position"] == 1
+    assert client.post(f"/api/v1/training-runs/{r4.id}/cancel/").status_code == 202
+    _wait_status(r4.id, "cancelled")
     r3 = _wait_status(r3.id, "running")
     assert (r3.host, r3.devices) == (host_a, [0, 1])
     _running_devices_disjoint()
