@@ -8,10 +8,13 @@ Secrets come from ``X`` or from the file named by ``X_FILE``.
 from __future__ import annotations
 
 import os
+import re
 import secrets
+import socket
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -139,6 +142,20 @@ MEDIA_ROOT = Path(envstr("MEDIA_ROOT", str(VAR_DIR / "media")))
 ARTIFACTS_ROOT = Path(envstr("ARTIFACTS_ROOT", str(VAR_DIR / "artifacts")))
 # Training run logs and checkpoints; unset means ARTIFACTS_ROOT/training.
 TRAINING_LOGS_DIR = Path(_logs) if (_logs := os.environ.get("TRAINING_LOGS_DIR")) else None
+# GPU hosts of the local training backend (docs/operations.md, "Adding a GPU host"). Each `train`
+# worker registers its host under TRAIN_HOST_NAME and consumes `train.<name>` besides `train`.
+# TRAIN_HOST_GPUS declares the GPU count (else nvidia-smi is asked; none found means 0).
+TRAIN_HOST_NAME = envstr("TRAIN_HOST_NAME", "") or re.sub(r"[^A-Za-z0-9_.-]", "-", socket.gethostname())[:100]
+if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,99}", TRAIN_HOST_NAME):
+    raise ImproperlyConfigured("TRAIN_HOST_NAME: letters, digits, '_', '.', '-' (1-100, not starting with a symbol)")
+TRAIN_HOST_GPUS = envstr("TRAIN_HOST_GPUS", "")
+TRAIN_HOST_GPU_MODEL = envstr("TRAIN_HOST_GPU_MODEL", "")
+TRAIN_HOST_GPU_MEMORY_MB = envint("TRAIN_HOST_GPU_MEMORY_MB", "0")
+TRAIN_HEARTBEAT_SECONDS = float(envstr("TRAIN_HEARTBEAT_SECONDS", "15"))
+# A host silent this long is lost: its running runs are marked lost, its GPUs held back until it returns.
+TRAIN_HOST_LOST_SECONDS = float(envstr("TRAIN_HOST_LOST_SECONDS", "120"))
+# Tests only: a script run (with this interpreter) instead of a local run's torchrun command.
+TRAIN_LOCAL_STANDIN = envstr("TRAIN_LOCAL_STANDIN", "")
 # Server-side folders that imports may read from; anything outside them is refused.
 IMPORT_ROOTS = [Path(p) for p in envstr("IMPORT_ROOTS", str(VAR_DIR)).split(os.pathsep) if p]
 THUMBNAIL_SIZE = envint("THUMBNAIL_SIZE", "256")

@@ -1,4 +1,5 @@
-"""API: training runs (create with a dry-run preview, cancel, resume, log) and eval results.
+"""API: training runs (create with a dry-run preview, cancel, resume, log, priority), the GPU hosts
+of the local backend with the queue of waiting runs, and eval results.
 
 Everything here needs the researcher role: it spends GPU hours.
 """
@@ -16,8 +17,16 @@ from rest_framework.views import APIView
 
 from domainsieve.auth import IsResearcher
 
-from .models import EvalResult, TrainingRun
-from .selectors import eval_result_list, training_run_get, training_run_list
+from .models import EvalResult, TrainGpu, TrainHost, TrainingRun
+from .placement import MAX_PRIORITY, PlacementError, training_run_set_priority
+from .selectors import (
+    eval_result_list,
+    train_host_list,
+    training_queue_list,
+    training_queue_positions,
+    training_run_get,
+    training_run_list,
+)
 from .services import (
     TrainingInputError,
     run_log_tail,
@@ -29,7 +38,16 @@ from .services import (
 
 
 class TrainingRunOut(serializers.ModelSerializer):
+    """Pass ``queue_positions`` in the context to serialize many runs with one queue read."""
+
     command_line = serializers.CharField(read_only=True)
+    queue_position = serializers.SerializerMethodField(help_text="1-based place in the GPU queue while waiting")
+
+    def get_queue_position(self, run: TrainingRun) -> int | None:
+        positions = self.context.get("queue_positions")
+        if positions is None:
+            positions = training_queue_positions() if run.status == TrainingRun.Status.QUEUED else {}
+        return positions.get(run.id)
 
     class Meta:
         model = TrainingRun
@@ -37,8 +55,8 @@ class TrainingRunOut(serializers.ModelSerializer):
                   "per_gpu_batch", "accum", "gpus", "nodes", "precision", "workers", "device", "backend",
                   "backend_options", "logs_dir", "command", "command_line", "script", "status", "state_detail",
                   "error", "pid", "job_id", "host", "log_path", "exit_code", "epoch", "step", "samples_seen",
-                  "loss", "checkpoints", "cancel_requested", "attempts", "created_at", "started_at",
-                  "finished_at"]
+                  "loss", "checkpoints", "cancel_requested", "attempts", "priority", "queued_at", "devices",
+                  "queue_position", "created_at", "started_at", "finished_at"]
 
 
 class TrainingRunIn(serializers.Serializer):
@@ -81,6 +99,9 @@ class TrainingRunListApi(generics.ListAPIView):
     def get_queryset(self) -> Any:
         return training_run_list()
 
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {**super().get_serializer_context(), "queue_positions": training_queue_positions()}
+
     @extend_schema(request=TrainingRunIn, responses={201: TrainingRunOut, 200: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         data = TrainingRunIn(data=request.data)
@@ -93,6 +114,7 @@ class TrainingRunListApi(generics.ListAPIView):
             run = training_run_create(created_by=request.user, **params)
         except TrainingInputError as exc:
             return _bad(exc)
+        run.refresh_from_db()  # the placement pass ran on commit: host and devices, or a queue position
         return Response(TrainingRunOut(run).data, status=status.HTTP_201_CREATED)
 
 
@@ -146,6 +168,80 @@ class TrainingRunResumeApi(APIView):
         return Response(TrainingRunOut(run).data, status=status.HTTP_202_ACCEPTED)
 
 
+class PriorityIn(serializers.Serializer):
+    priority = serializers.IntegerField(min_value=-MAX_PRIORITY, max_value=MAX_PRIORITY,
+                                        help_text="higher is served first; equal priorities first in, first out")
+
+
+class TrainingRunPriorityApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(request=PriorityIn, responses={200: TrainingRunOut})
+    def post(self, request: Request, run_id: int) -> Response:
+        run = training_run_get(user=request.user, run_id=run_id)
+        data = PriorityIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            run = training_run_set_priority(run=run, priority=data.validated_data["priority"])
+        except PlacementError as exc:
+            return _bad(exc)
+        run.refresh_from_db()
+        return Response(TrainingRunOut(run).data)
+
+
+class TrainGpuOut(serializers.ModelSerializer):
+    run = serializers.SerializerMethodField(help_text="the run holding this device, or null when free")
+
+    class Meta:
+        model = TrainGpu
+        fields = ["index", "model", "memory_mb", "run", "allocated_at"]
+
+    def get_run(self, gpu: TrainGpu) -> dict[str, Any] | None:
+        return {"id": gpu.run.id, "name": gpu.run.name, "status": gpu.run.status} if gpu.run else None
+
+
+class TrainHostOut(serializers.ModelSerializer):
+    gpus = TrainGpuOut(many=True, read_only=True)
+    free = serializers.IntegerField(read_only=True, help_text="GPUs placement may hand out now (0 when lost or silent)")
+    stale = serializers.BooleanField(read_only=True, help_text="up, but its heartbeat is overdue: gets no runs")
+
+    class Meta:
+        model = TrainHost
+        fields = ["name", "queue", "status", "stale", "gpu_count", "gpu_model", "gpu_memory_mb", "gpu_source", "free",
+                  "worker", "registered_at", "last_heartbeat", "lost_at", "gpus"]
+
+
+class TrainQueueOut(serializers.ModelSerializer):
+    position = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = TrainingRun
+        fields = ["position", "id", "name", "gpus", "device", "priority", "queued_at", "state_detail"]
+
+
+class TrainHostListApi(APIView):
+    """Every GPU host of the local backend, its devices and which run holds each."""
+
+    permission_classes = [IsResearcher]
+
+    @extend_schema(responses=TrainHostOut(many=True))
+    def get(self, request: Request) -> Response:
+        return Response(TrainHostOut(train_host_list(), many=True).data)
+
+
+class TrainQueueApi(APIView):
+    """Local runs waiting for GPUs, in the order they will be placed."""
+
+    permission_classes = [IsResearcher]
+
+    @extend_schema(responses=TrainQueueOut(many=True))
+    def get(self, request: Request) -> Response:
+        waiting = training_queue_list()
+        for position, run in enumerate(waiting, start=1):
+            run.position = position
+        return Response(TrainQueueOut(waiting, many=True).data)
+
+
 class EvalResultOut(serializers.ModelSerializer):
     class Meta:
         model = EvalResult
@@ -192,5 +288,8 @@ urlpatterns = [
     path("training-runs/<int:run_id>/log/", TrainingRunLogApi.as_view(), name="api-training-run-log"),
     path("training-runs/<int:run_id>/cancel/", TrainingRunCancelApi.as_view(), name="api-training-run-cancel"),
     path("training-runs/<int:run_id>/resume/", TrainingRunResumeApi.as_view(), name="api-training-run-resume"),
+    path("training-runs/<int:run_id>/priority/", TrainingRunPriorityApi.as_view(), name="api-training-run-priority"),
+    path("train-hosts/", TrainHostListApi.as_view(), name="api-train-hosts"),
+    path("train-queue/", TrainQueueApi.as_view(), name="api-train-queue"),
     path("eval-results/", EvalResultListApi.as_view(), name="api-eval-results"),
 ]

@@ -1,8 +1,10 @@
-"""Models of the training app: CLIP training runs and zero-shot evaluation results."""
+"""Models of the training app: CLIP training runs, the GPU hosts of the local backend and their
+devices, and zero-shot evaluation results."""
 from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 
 
 class TrainingRun(models.Model):
@@ -20,9 +22,11 @@ class TrainingRun(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        LOST = "lost"  # its GPU host stopped heartbeating; resume from the last checkpoint
 
     ACTIVE = (Status.QUEUED, Status.LAUNCHING, Status.RUNNING)
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED)
+    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.LOST)
+    RESUMABLE = (Status.FAILED, Status.CANCELLED, Status.LOST)
 
     name = models.CharField(max_length=120, unique=True)
     mixture = models.JSONField(default=dict, help_text="the request: preset or sources, total")
@@ -58,6 +62,10 @@ class TrainingRun(models.Model):
     checkpoints = models.JSONField(default=list, blank=True, help_text="[{epoch, path, bytes}]")
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)
+    priority = models.IntegerField(default=0, help_text="the GPU queue serves higher first, then first in")
+    queued_at = models.DateTimeField(default=timezone.now, help_text="when it (re)joined the GPU queue")
+    devices = models.JSONField(default=list, blank=True,
+                               help_text="GPU indices on its host, as allocated (local backend)")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
@@ -79,6 +87,54 @@ class TrainingRun(models.Model):
         import shlex
 
         return shlex.join(self.command)
+
+
+class TrainHost(models.Model):
+    """A machine running a ``train`` worker for the local backend. The worker registers it on start
+    and heartbeats; placement hands out its GPUs (``TrainGpu`` rows) to runs."""
+
+    class Status(models.TextChoices):
+        UP = "up"
+        LOST = "lost"  # heartbeat stopped for TRAIN_HOST_LOST_SECONDS; back to up when it registers
+
+    name = models.CharField(max_length=100, unique=True)
+    queue = models.CharField(max_length=110, help_text="the worker's own queue, train.<name>")
+    status = models.CharField(max_length=8, choices=Status.choices, default=Status.UP)
+    gpu_count = models.PositiveIntegerField(default=0)
+    gpu_model = models.CharField(max_length=100, blank=True, default="")
+    gpu_memory_mb = models.PositiveIntegerField(default=0, help_text="memory per GPU")
+    gpu_source = models.CharField(max_length=16, blank=True, default="",
+                                  help_text="declared (TRAIN_HOST_GPUS), nvidia-smi or none")
+    worker = models.CharField(max_length=200, blank=True, default="", help_text="the Celery node name")
+    registered_at = models.DateTimeField(default=timezone.now)
+    last_heartbeat = models.DateTimeField(default=timezone.now)
+    lost_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.status}, {self.gpu_count} GPU)"
+
+
+class TrainGpu(models.Model):
+    """One device of a host. ``run`` is the holder: one column, so a device can never hold two
+    runs; placement fills it under row locks, the end of the run empties it."""
+
+    host = models.ForeignKey(TrainHost, on_delete=models.CASCADE, related_name="gpus")
+    index = models.PositiveIntegerField(help_text="nvidia-smi index (PCI bus order)")
+    model = models.CharField(max_length=100, blank=True, default="")
+    memory_mb = models.PositiveIntegerField(default=0)
+    run = models.ForeignKey(TrainingRun, null=True, blank=True, on_delete=models.SET_NULL,
+                            related_name="gpu_allocations")
+    allocated_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["host_id", "index"]
+        constraints = [models.UniqueConstraint(fields=["host", "index"], name="traingpu_host_index_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.host.name}:{self.index}"
 
 
 class EvalResult(models.Model):

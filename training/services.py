@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import re
-import socket
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,13 @@ from .backends import slurm as slurm_backend
 from .backends.logparse import checkpoint_complete, list_checkpoints, parse_progress, read_tail
 from .mixtures import MixtureError, MixturePlan, Source, plan_mixture, preset_sources
 from .models import TrainingRun
+from .placement import (
+    PlacementError,
+    place_soon,
+    train_host_name,
+    training_run_check_fits,
+    training_run_release_gpus,
+)
 from .specs import PRECISIONS, RunSpec, SpecError, check_model, model_config_path, split_batch
 
 log = logging.getLogger(__name__)
@@ -110,7 +116,8 @@ def training_run_build(*, name: str, mixture: dict[str, Any], model: str = "ViT-
     if backend not in TrainingRun.Backend.values:
         raise TrainingInputError("backend must be local or slurm")
     if backend == "local" and nodes != 1:
-        raise TrainingInputError("the local backend runs on one node; use slurm for several")
+        raise TrainingInputError(f"nodes: the local backend places a run on one GPU host, not {nodes}; for several "
+                                 "nodes use backend slurm, which queues multi-node jobs on the cluster")
     try:
         split = split_batch(global_batch=global_batch, gpus=gpus, nodes=nodes, per_gpu_batch=per_gpu_batch,
                             max_per_gpu_batch=max_per_gpu_batch)
@@ -151,17 +158,28 @@ def training_run_preview(**params: Any) -> dict[str, Any]:
 
 @transaction.atomic
 def training_run_create(*, created_by: Any = None, **params: Any) -> TrainingRun:
+    """Save a run and start it: a Slurm run is submitted by any train worker; a local run joins
+    the GPU queue and is placed on a host with enough free GPUs (``placement``). A local run
+    asking for more GPUs than any registered host has is refused here."""
     run = training_run_build(**params)
+    if run.backend == TrainingRun.Backend.LOCAL:
+        try:
+            training_run_check_fits(gpus=run.gpus, device=run.device)
+        except PlacementError as exc:
+            raise TrainingInputError(str(exc)) from exc
     run.created_by = created_by
     run.save()
-    _enqueue_launch(run.id)
+    _enqueue_launch(run)
     return run
 
 
-def _enqueue_launch(run_id: int) -> None:
+def _enqueue_launch(run: TrainingRun) -> None:
     from .tasks import launch_training_run
 
-    transaction.on_commit(lambda: launch_training_run.delay(run_id))
+    if run.backend == TrainingRun.Backend.LOCAL:
+        place_soon()  # the pass sends the launch to the chosen host's queue
+    else:
+        transaction.on_commit(lambda: launch_training_run.delay(run.id))
 
 
 def training_run_launch(*, run_id: int) -> TrainingRun:
@@ -170,10 +188,13 @@ def training_run_launch(*, run_id: int) -> TrainingRun:
         run = TrainingRun.objects.select_for_update().get(pk=run_id)
         if run.status != TrainingRun.Status.QUEUED:
             return run  # a redelivered task: already launched or finished
+        if run.backend == TrainingRun.Backend.LOCAL and run.host != train_host_name():
+            return run  # not placed on this host (yet, or any more): its own host's queue gets the launch
         if run.cancel_requested:
             run.status = TrainingRun.Status.CANCELLED
             run.finished_at = timezone.now()
             run.save(update_fields=["status", "finished_at", "updated_at"])
+            training_run_release_gpus(run=run)
             return run
         run.status = TrainingRun.Status.LAUNCHING
         run.attempts += 1
@@ -182,10 +203,12 @@ def training_run_launch(*, run_id: int) -> TrainingRun:
     try:
         launched = backend.launch(run)
     except BackendError as exc:
-        run.status = TrainingRun.Status.FAILED
-        run.error = str(exc)
-        run.finished_at = timezone.now()
-        run.save(update_fields=["status", "error", "finished_at", "updated_at"])
+        with transaction.atomic():
+            run.status = TrainingRun.Status.FAILED
+            run.error = str(exc)
+            run.finished_at = timezone.now()
+            run.save(update_fields=["status", "error", "finished_at", "updated_at"])
+            training_run_release_gpus(run=run)
         return run
     run.pid = launched.pid
     run.job_id = launched.job_id
@@ -239,7 +262,16 @@ def training_run_poll(*, run: TrainingRun) -> TrainingRun:
         state = "failed"
     if state == "succeeded" and not run.checkpoints:
         state, polled.error = "failed", "the process ended without writing a checkpoint"
-    if state != "running":
+    fields = ["status", "state_detail", "exit_code", "finished_at", "error", "epoch", "step", "samples_seen", "loss",
+              "checkpoints", "updated_at"]  # not cancel_requested: the web may set it while this poll runs
+    if state == "running":
+        run.save(update_fields=fields)
+        return run
+    with transaction.atomic():
+        # Record the end once: the host's heartbeat and the beat task may poll the same run.
+        if TrainingRun.objects.select_for_update().filter(pk=run.pk).values_list("status", flat=True).first() \
+                != TrainingRun.Status.RUNNING:
+            return TrainingRun.objects.get(pk=run.pk)
         if state == "succeeded":
             _enqueue_evaluation(run)
         run.status = state
@@ -247,9 +279,8 @@ def training_run_poll(*, run: TrainingRun) -> TrainingRun:
         run.finished_at = timezone.now()
         if state == "failed" and not run.error:
             run.error = polled.error + (f": {hint}" if hint else "")
-    # Not cancel_requested: the web may set it while this poll runs.
-    run.save(update_fields=["status", "state_detail", "exit_code", "finished_at", "error", "epoch", "step",
-                            "samples_seen", "loss", "checkpoints", "updated_at"])
+        run.save(update_fields=fields)
+        training_run_release_gpus(run=run)
     return run
 
 
@@ -268,16 +299,27 @@ def _enqueue_evaluation(run: TrainingRun) -> None:
         run.error = f"evaluation not queued: {exc}"
 
 
-def training_runs_poll() -> int:
-    """Poll every running run this host can see: local ones launched here, all Slurm ones."""
-    host = socket.gethostname()
+def training_runs_poll(*, local_only: bool = False) -> int:
+    """Poll every running run this host can see: local ones launched here, and (unless
+    ``local_only``, the host heartbeat's own poll) all Slurm ones."""
+    host = train_host_name()
     # A launch whose worker died between "launching" and "running" would wait forever.
     stale = timezone.now() - timedelta(minutes=LAUNCH_TIMEOUT_MINUTES)
-    TrainingRun.objects.filter(status=TrainingRun.Status.LAUNCHING, updated_at__lt=stale).update(
-        status=TrainingRun.Status.FAILED, finished_at=timezone.now(),
-        error=f"the launch did not finish within {LAUNCH_TIMEOUT_MINUTES} minutes (worker lost?); resume to retry")
+    for stuck in TrainingRun.objects.filter(status=TrainingRun.Status.LAUNCHING, updated_at__lt=stale).values_list(
+            "pk", flat=True):
+        with transaction.atomic():
+            run = TrainingRun.objects.select_for_update().get(pk=stuck)
+            if run.status != TrainingRun.Status.LAUNCHING:
+                continue
+            run.status, run.finished_at = TrainingRun.Status.FAILED, timezone.now()
+            run.error = f"the launch did not finish within {LAUNCH_TIMEOUT_MINUTES} minutes (worker lost?); resume to retry"
+            run.save(update_fields=["status", "finished_at", "error", "updated_at"])
+            training_run_release_gpus(run=run)
     polled = 0
-    for run in TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING):
+    runs = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING)
+    if local_only:
+        runs = runs.filter(backend=TrainingRun.Backend.LOCAL, host=host)
+    for run in runs:
         if run.backend == TrainingRun.Backend.LOCAL and run.host != host:
             continue
         training_run_poll(run=run)
@@ -297,13 +339,17 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
             run.status = TrainingRun.Status.CANCELLED
             run.finished_at = timezone.now()
         run.save(update_fields=["cancel_requested", "status", "finished_at", "updated_at"])
+        if run.status == TrainingRun.Status.CANCELLED:
+            training_run_release_gpus(run=run)  # placed but not launched: its devices go to the next run
     if run.status in (TrainingRun.Status.RUNNING, TrainingRun.Status.LAUNCHING):
-        if run.backend == TrainingRun.Backend.LOCAL and run.host != socket.gethostname():
+        if run.backend == TrainingRun.Backend.LOCAL and run.host != train_host_name():
             # Only the launching host can signal its process: its next poll does (see
-            # training_run_poll); ask for that poll now.
+            # training_run_poll); ask that host for one now, on its own queue.
+            from .placement import train_host_queue
             from .tasks import poll_training_runs
 
-            transaction.on_commit(poll_training_runs.delay)
+            queue = train_host_queue(run.host) if run.host else "train"
+            transaction.on_commit(lambda: poll_training_runs.apply_async(queue=queue))
             return run
         try:
             get_backend(run.backend).cancel(run)
@@ -316,10 +362,11 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
 
 @transaction.atomic
 def training_run_resume(*, run: TrainingRun) -> TrainingRun:
-    """Relaunch a failed or cancelled run from its latest checkpoint (``--resume latest``)."""
+    """Relaunch a failed, cancelled or lost run from its latest checkpoint (``--resume latest``);
+    a local run joins the back of the GPU queue and may land on another host."""
     run = TrainingRun.objects.select_for_update().get(pk=run.pk)
-    if run.status not in (TrainingRun.Status.FAILED, TrainingRun.Status.CANCELLED):
-        raise TrainingInputError(f"only failed or cancelled runs can be resumed; {run.name} is {run.status}")
+    if run.status not in TrainingRun.RESUMABLE:
+        raise TrainingInputError(f"only failed, cancelled or lost runs can be resumed; {run.name} is {run.status}")
     if run.backend == "slurm":
         try:
             slurm_backend.check_available()
@@ -334,8 +381,12 @@ def training_run_resume(*, run: TrainingRun) -> TrainingRun:
     run.finished_at = None
     run.pid = None
     run.job_id = ""
+    run.state_detail = ""
+    if run.backend == TrainingRun.Backend.LOCAL:
+        run.host, run.devices, run.queued_at = "", [], timezone.now()
     run.save()
-    _enqueue_launch(run.id)
+    training_run_release_gpus(run=run)  # none held by a finished run; belt and braces
+    _enqueue_launch(run)
     return run
 
 

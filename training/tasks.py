@@ -1,4 +1,5 @@
 """Thin Celery adapters on the ``train`` queue (routed by module name): take ids, call a service.
+A local run's launch goes to its host's own queue, ``train.<host>`` (``placement``).
 
 None of these waits for training: launch returns once the process or job exists, polls are short.
 """
@@ -16,9 +17,15 @@ def launch_training_run(run_id: int) -> None:
 
 @shared_task
 def poll_training_runs() -> int:
+    """Beat's sweep: Slurm runs and this host's local runs, silent hosts, a placement pass (each
+    train host also does the last three on its own heartbeat)."""
+    from .placement import train_hosts_mark_lost, training_queue_place
     from .services import training_runs_poll
 
-    return training_runs_poll()
+    polled = training_runs_poll()
+    train_hosts_mark_lost()
+    training_queue_place()
+    return polled
 
 
 @shared_task(acks_late=True)

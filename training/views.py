@@ -1,5 +1,6 @@
 """Pages: training runs (preview the exact command, then launch), a run's progress and log with
-cancel / resume / evaluate, and the results view (Table 2, Figure 3, CSV). Researchers only."""
+cancel / resume / evaluate / priority, the GPU hosts with the queue of waiting runs, and the results
+view (Table 2, Figure 3, CSV). Researchers (and admins) only."""
 from __future__ import annotations
 
 import json
@@ -16,8 +17,15 @@ from labeling.models import Dataset
 
 from .mixtures import preset_names
 from .models import EvalResult, TrainingRun
+from .placement import PlacementError, training_run_set_priority
 from .results import COLUMNS, detail_csv, figure3_svgs, table2, table2_csv
-from .selectors import training_run_get, training_run_list
+from .selectors import (
+    train_host_list,
+    training_queue_list,
+    training_queue_positions,
+    training_run_get,
+    training_run_list,
+)
 from .services import (
     TrainingInputError,
     run_log_tail,
@@ -93,15 +101,20 @@ def run_list_page(request: HttpRequest) -> HttpResponse:
             preview = training_run_preview(**params)
         except TrainingInputError as exc:
             form.add_error(None, str(exc))
-    return render(request, "training/runs.html", {"runs": training_run_list()[:200], "form": form,
-                                                  "preview": preview})
+    runs = list(training_run_list()[:200])
+    positions = training_queue_positions()
+    for run in runs:
+        run.queue_position = positions.get(run.id)
+    return render(request, "training/runs.html", {"runs": runs, "form": form, "preview": preview})
 
 
 @role_required(RESEARCHER)
 def run_detail_page(request: HttpRequest, run_id: int) -> HttpResponse:
     run = training_run_get(user=request.user, run_id=run_id)
+    queue = training_queue_list() if run.status == TrainingRun.Status.QUEUED else []
+    position = next((i for i, waiting in enumerate(queue, start=1) if waiting.id == run.id), None)
     return render(request, "training/run_detail.html", {
-        "run": run, "log": run_log_tail(run=run),
+        "run": run, "log": run_log_tail(run=run), "queue_position": position, "queue_length": len(queue),
         "results": EvalResult.objects.filter(training_run=run).order_by("epoch", "test_set", "clean"),
         "testsets": Dataset.objects.filter(kind=Dataset.Kind.TESTSET),
     })
@@ -127,11 +140,32 @@ def run_action(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
             except (ZeroShotInputError, ValueError) as exc:
                 raise TrainingInputError(str(exc)) from exc
             messages.success(request, f"Evaluation of {out['queued']} checkpoint(s) queued.")
+        elif action == "priority":
+            try:
+                priority = int(request.POST.get("priority", ""))
+            except ValueError:
+                raise TrainingInputError("priority: a whole number") from None
+            try:
+                training_run_set_priority(run=run, priority=priority)
+            except PlacementError as exc:
+                raise TrainingInputError(str(exc)) from exc
+            messages.success(request, f"Priority of {run.name} set to {priority}.")
         else:
             raise Http404("no such action")
     except TrainingInputError as exc:
         messages.error(request, str(exc))
+    if request.POST.get("next") == "hosts":  # the priority form on the hosts page
+        return redirect("training-hosts")
     return redirect("training-run-detail", run_id=run.id)
+
+
+@role_required(RESEARCHER)
+def hosts_page(request: HttpRequest) -> HttpResponse:
+    """The GPU pool: each host, its devices and their holders, and the queue of waiting runs."""
+    queue = training_queue_list()
+    for position, run in enumerate(queue, start=1):
+        run.queue_position = position
+    return render(request, "training/hosts.html", {"hosts": train_host_list(), "queue": queue})
 
 
 def _chosen_runs(request: HttpRequest) -> list[TrainingRun]:

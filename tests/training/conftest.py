@@ -46,3 +46,14 @@ def shard_sets(tmp_path: Path) -> dict[str, Path]:
     write_shards(natural, shards=3, per_shard=8, seed=1)
     write_shards(rendition, shards=1, per_shard=8, seed=2, flat=True)
     return {"natural": natural, "rendition": rendition}
+
+
+@pytest.fixture
+def gpu_host(db: None, settings: pytest.FixtureRequest) -> object:
+    """This process's own train host, registered with 8 declared GPUs (no CUDA needed), so local
+    runs can be placed here and launched by calling the service directly."""
+    from training.hostinfo import declared_gpus
+    from training.placement import train_host_register
+
+    return train_host_register(name=settings.TRAIN_HOST_NAME, gpus=declared_gpus("8", model="Test GPU"),
+                               source="declared")

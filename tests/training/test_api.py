@@ -65,7 +65,7 @@ def test_it_refuses_a_ratio_the_sources_cannot_meet(api: type, researcher: objec
 
 
 @pytest.mark.django_db
-def test_it_creates_reads_and_cancels_a_run(api: type, researcher: object, media_root: Path,
+def test_it_creates_reads_and_cancels_a_run(api: type, researcher: object, media_root: Path, gpu_host: object,
                                            shard_sets: dict[str, Path]) -> None:
     client = api(researcher)
     created = client.post("/api/v1/training-runs/", _body(shard_sets), format="json")

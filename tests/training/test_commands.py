@@ -33,6 +33,7 @@ def test_it_queues_a_preset_run(media_root: Path, shard_sets: dict[str, Path]) -
                 "--gpus", "1", "--global-batch", "8", "--model", "DS-Tiny", "--device", "cpu", "--precision", "fp32")
     run = TrainingRun.objects.get()
     assert f"run {run.id} nat-run queued on the local backend (24 samples/epoch, 32 epochs)" in out
+    assert "waiting: #1 in the queue" in out  # no host has registered yet
     assert "--dataset-resampled" not in run.command  # all of the natural set, once per epoch
 
 
@@ -48,6 +49,17 @@ def test_it_fails_clearly_on_bad_input(media_root: Path, shard_sets: dict[str, P
     with pytest.raises(CommandError) as error:
         _call("bad-run", "--preset", "laion_natural", "--natural", str(shard_sets["natural"]), *args)
     assert message in str(error.value)
+    assert not TrainingRun.objects.exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_more_gpus_than_any_host_has(media_root: Path, shard_sets: dict[str, Path], gpu_host: object) -> None:
+    args = ["--preset", "laion_natural", "--natural", str(shard_sets["natural"]), "--workers", "0",
+            "--global-batch", "16", "--model", "DS-Tiny"]
+    with pytest.raises(CommandError, match="more than any registered host has \\(the largest has 8\\)"):
+        _call("wide-run", *args, "--gpus", "16")
+    with pytest.raises(CommandError, match="use backend slurm"):
+        _call("two-nodes", *args, "--gpus", "8", "--nodes", "2")
     assert not TrainingRun.objects.exists()
 
 

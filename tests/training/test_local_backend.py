@@ -9,12 +9,19 @@ from pathlib import Path
 import pytest
 
 from training.models import TrainingRun
+from training.placement import training_queue_place
 from training.services import training_run_cancel, training_run_launch, training_run_poll
+
+pytestmark = pytest.mark.usefixtures("gpu_host")
 
 
 def _run(tmp_path: Path, command: list[str], name: str = "r") -> TrainingRun:
-    return TrainingRun.objects.create(name=name, logs_dir=str(tmp_path / "logs"), command=command, backend="local",
-                                      plan={}, mixture={})
+    """A local run asking for 8 GPUs, placed on this host (launch it by calling the service)."""
+    run = TrainingRun.objects.create(name=name, logs_dir=str(tmp_path / "logs"), command=command, backend="local",
+                                     plan={}, mixture={})
+    assert training_queue_place() == [run.id]
+    run.refresh_from_db()
+    return run
 
 
 def _poll_until_done(run: TrainingRun, timeout: float = 20) -> TrainingRun:
@@ -71,9 +78,7 @@ def test_it_cancels_a_queued_run_at_once(tmp_path: Path) -> None:
 
 
 @pytest.mark.django_db
-def test_it_leaves_the_signal_to_the_launching_host(tmp_path: Path) -> None:
-    import socket
-
+def test_it_leaves_the_signal_to_the_launching_host(tmp_path: Path, settings: object) -> None:
     from training.backends.local import _pid_alive
     from training.services import training_runs_poll
 
@@ -83,7 +88,7 @@ def test_it_leaves_the_signal_to_the_launching_host(tmp_path: Path) -> None:
     time.sleep(0.3)
     assert _pid_alive(run.pid)  # this web host must not signal a pid of another machine
     assert training_runs_poll() == 0  # nor poll it
-    TrainingRun.objects.filter(pk=run.pk).update(host=socket.gethostname())  # now we are that host
+    TrainingRun.objects.filter(pk=run.pk).update(host=settings.TRAIN_HOST_NAME)  # now we are that host
     deadline = time.monotonic() + 20
     while TrainingRun.objects.get(pk=run.pk).status == "running" and time.monotonic() < deadline:
         training_runs_poll()

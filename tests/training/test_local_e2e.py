@@ -11,7 +11,7 @@ import pytest
 from labeling.models import Dataset
 from tests.conftest import WorkerProcess, wait_for
 from tests.factories import make_dataset, make_image
-from training.models import EvalResult, TrainingRun
+from training.models import EvalResult, TrainHost, TrainingRun
 from training.tasks import poll_training_runs
 
 
@@ -53,6 +53,8 @@ def test_it_trains_a_tiny_model_through_the_local_backend(
     log_tail = client.get(f"/api/v1/training-runs/{run_id}/log/").json()["log"]
     assert run.status == "succeeded", f"{run.status}: {run.error}\n{log_tail[-3000:]}"
     assert run.pid and run.host and run.exit_code == 0
+    # The worker registered its host and consumed its own queue, where placement sent the launch.
+    assert TrainHost.objects.get(name=run.host).queue == f"train.{run.host}" and run.devices == []
     assert [c["epoch"] for c in run.checkpoints] == [1, 2]
     assert all(Path(c["path"]).stat().st_size > 0 for c in run.checkpoints)
     assert (run.epoch, run.step) == (1, 4) and run.loss is not None and run.samples_seen == 32
@@ -66,20 +68,26 @@ def test_it_trains_a_tiny_model_through_the_local_backend(
 
 @pytest.mark.gpu
 @pytest.mark.django_db
-def test_it_trains_with_amp_on_a_gpu(media_root: Path, shard_sets: dict[str, Path]) -> None:
-    """The same tiny run on CUDA with mixed precision, the launch path a GPU host takes."""
-    import torch
-
+def test_it_trains_with_amp_on_a_gpu(media_root: Path, shard_sets: dict[str, Path], settings: object) -> None:
+    """The same tiny run on CUDA with mixed precision, the launch path a GPU host takes: the host
+    found by nvidia-smi, one device placed, torchrun limited to it."""
+    from training.hostinfo import discover_gpus
+    from training.placement import train_host_register, training_queue_place
     from training.services import training_run_create, training_run_launch, training_run_poll
 
-    if not torch.cuda.is_available():
-        pytest.skip("needs a CUDA device")
+    gpus, source = discover_gpus()
+    if not gpus:
+        pytest.skip("needs a CUDA device (nvidia-smi shows none)")
+    train_host_register(name=settings.TRAIN_HOST_NAME, gpus=gpus, source=source)
     run = training_run_create(
         name="tiny-gpu", model="DS-Tiny", epochs=1, global_batch=8, gpus=1, precision="amp", workers=1,
         device="cuda", mixture={"sources": [{"name": "natural", "shards": str(shard_sets["natural"]), "ratio": 3},
                                             {"name": "rendition", "shards": str(shard_sets["rendition"]), "ratio": 1}],
                                 "total": 16})
+    assert training_queue_place() == [run.id]  # what the commit does outside a test transaction
     run = training_run_launch(run_id=run.id)
+    environ = Path(f"/proc/{run.pid}/environ").read_bytes().split(b"\0")
+    assert f"CUDA_VISIBLE_DEVICES={run.devices[0]}".encode() in environ and len(run.devices) == 1
     deadline = time.monotonic() + 300
     while run.status == "running" and time.monotonic() < deadline:
         time.sleep(2)

@@ -9,6 +9,7 @@ import pytest
 
 from training.backends.logparse import checkpoint_complete
 from training.models import TrainingRun
+from training.placement import training_queue_place
 from training.services import (
     training_run_cancel,
     training_run_create,
@@ -31,7 +32,7 @@ def _poll_until(run: TrainingRun, done: object, timeout: float = 150) -> Trainin
 @pytest.mark.worker  # runs a real torchrun process
 @pytest.mark.django_db
 def test_it_cancels_and_resumes_from_the_latest_checkpoint(
-    media_root: Path, shard_sets: dict[str, Path], django_capture_on_commit_callbacks: object,
+    media_root: Path, shard_sets: dict[str, Path], django_capture_on_commit_callbacks: object, gpu_host: object,
 ) -> None:
     with django_capture_on_commit_callbacks(execute=False):  # launch here, not through a worker
         run = training_run_create(
@@ -39,6 +40,7 @@ def test_it_cancels_and_resumes_from_the_latest_checkpoint(
             device="cpu", backend="local",
             mixture={"sources": [{"name": "natural", "shards": str(shard_sets["natural"]), "count": 12},
                                  {"name": "rendition", "shards": str(shard_sets["rendition"]), "count": 4}]})
+    assert training_queue_place() == [run.id]  # what the commit would have done
     training_run_launch(run_id=run.id)
     first = Path(run.logs_dir) / run.name / "checkpoints" / "epoch_1.pt"
     run = _poll_until(run, lambda r: (first.exists() and checkpoint_complete(first))
@@ -53,6 +55,7 @@ def test_it_cancels_and_resumes_from_the_latest_checkpoint(
     with django_capture_on_commit_callbacks(execute=False):
         run = training_run_resume(run=run)
     assert "--resume" in run.command and "latest" in run.command
+    assert training_queue_place() == [run.id]
     training_run_launch(run_id=run.id)
     run = _poll_until(run, lambda r: r.status != TrainingRun.Status.RUNNING)
     assert run.status == TrainingRun.Status.SUCCEEDED, (run.status, run.error)

@@ -26,7 +26,7 @@ def test_it_keeps_annotators_out(annotator: object) -> None:
 
 
 @pytest.mark.django_db
-def test_it_previews_then_launches_from_the_form(researcher: object, media_root: Path,
+def test_it_previews_then_launches_from_the_form(researcher: object, media_root: Path, gpu_host: object,
                                                   shard_sets: dict[str, Path]) -> None:
     client = _client(researcher)
     form = {"name": "page-run", "preset": "mix_2_1", "natural": str(shard_sets["natural"]),
@@ -65,3 +65,22 @@ def test_it_shows_table2_and_figure3_with_csv(researcher: object) -> None:
     assert by_name["mix_44_13"]["epoch"] == "32" and by_name["mix_8_8"]["renditions_per_epoch"] == "8000000"
     detail = client.get("/training/results.csv?detail=1").content.decode().splitlines()
     assert len(detail) == 1 + 5 * 2 * 4 * 2  # runs x epochs x test sets x modes
+
+
+@pytest.mark.django_db
+def test_it_shows_a_waiting_runs_place_and_offers_resume_for_a_lost_run(researcher: object, gpu_host: object) -> None:
+    from training.placement import training_queue_place
+
+    holder = TrainingRun.objects.create(name="holder", gpus=8, logs_dir="/tmp/x")
+    training_queue_place()
+    waiting = TrainingRun.objects.create(name="waiting", gpus=2, logs_dir="/tmp/x")
+    client = _client(researcher)
+    html = client.get(f"/training/{waiting.id}/").content.decode()
+    assert "Waiting for 2 GPUs" in html and "#1</b> of 1" in html and 'id="priority-form"' in html
+    assert "#1 in queue" in client.get("/training/").content.decode()
+    bad = client.post(f"/training/{waiting.id}/priority/", {"priority": "high"}, follow=True).content.decode()
+    assert "priority: a whole number" in bad
+    assert "GPU <b data-field=\"devices\">0,1,2,3,4,5,6,7</b>" in client.get(f"/training/{holder.id}/").content.decode()
+    TrainingRun.objects.filter(pk=holder.pk).update(status="lost", error="host h stopped heartbeating")
+    lost = client.get(f"/training/{holder.id}/").content.decode()
+    assert "Resume (--resume latest)" in lost and "stopped heartbeating" in lost

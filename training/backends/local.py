@@ -3,13 +3,13 @@
 The worker starts ``python -m training.backends.supervise --exit-file ... -- torchrun ...`` in a
 new session and returns. Progress comes from the log, the end from the exit file the supervisor
 writes. Polls must run on the host that launched (``run.host``); other hosts leave the run alone.
+torchrun sees only the GPUs placement allocated (``CUDA_VISIBLE_DEVICES`` from ``run.devices``).
 """
 from __future__ import annotations
 
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +18,10 @@ from typing import Any
 from django.conf import settings
 
 from . import BackendError, Launched, Polled
+
+MARK_HOST = "DOMAINSIEVE_TRAIN_HOST"
+MARK_RUN = "DOMAINSIEVE_RUN_ID"
+MARK_DIR = "DOMAINSIEVE_RUN_DIR"
 
 
 def torchrun_path() -> str:
@@ -49,6 +53,40 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _placement_env(run: Any) -> dict[str, str]:
+    """torchrun sees only the devices placement gave the run (none for a CPU run), numbered as
+    nvidia-smi numbers them; the markers let a returning host find processes it no longer owns."""
+    return {
+        "CUDA_DEVICE_ORDER": "PCI_BUS_ID",
+        "CUDA_VISIBLE_DEVICES": ",".join(str(int(i)) for i in (run.devices or [])),
+        MARK_HOST: str(settings.TRAIN_HOST_NAME),
+        MARK_RUN: str(run.id),
+        MARK_DIR: str(run_dir(run)),
+    }
+
+
+def live_supervisors(host: str) -> list[tuple[int, int, str]]:
+    """``(pid, run_id, run_dir)`` of each live supervisor launched on this host (found through
+    ``/proc``: the leader of its process group carrying our markers); empty where there is no
+    ``/proc`` or nothing is readable."""
+    found = []
+    proc = Path("/proc")
+    for entry in proc.iterdir() if proc.is_dir() else []:
+        if not entry.name.isdigit():
+            continue
+        pid = int(entry.name)
+        try:
+            if os.getpgid(pid) != pid or not _pid_alive(pid):
+                continue
+            raw = (entry / "environ").read_bytes()
+        except (OSError, ProcessLookupError):
+            continue
+        env = dict(item.split("=", 1) for item in raw.decode(errors="replace").split("\0") if "=" in item)
+        if env.get(MARK_HOST) == host and env.get(MARK_RUN, "").isdigit() and env.get(MARK_DIR):
+            found.append((pid, int(env[MARK_RUN]), env[MARK_DIR]))
+    return found
+
+
 def launch(run: Any) -> Launched:
     folder = run_dir(run)
     folder.mkdir(parents=True, exist_ok=True)
@@ -60,9 +98,12 @@ def launch(run: Any) -> Launched:
     env["PYTHONPATH"] = base + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONUNBUFFERED"] = "1"
     env.update({str(k): str(v) for k, v in (run.backend_options or {}).get("env", {}).items()})
+    env.update(_placement_env(run))  # after the run's own env: the allocation always wins
     command = list(run.command)
     if Path(command[0]).name == "torchrun" and not Path(command[0]).exists():
         command[0] = torchrun_path()  # rendered on the web host; this host's environment may live elsewhere
+    if settings.TRAIN_LOCAL_STANDIN:
+        command = [sys.executable, str(settings.TRAIN_LOCAL_STANDIN)]  # tests: a light process instead
     argv = [sys.executable, "-m", "training.backends.supervise", "--exit-file", str(exit_path), "--", *command]
     with log_path.open("ab") as log:
         log.write(f"\n=== attempt {run.attempts}: {' '.join(run.command)}\n".encode())
@@ -72,7 +113,7 @@ def launch(run: Any) -> Launched:
                                     stdin=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:
             raise BackendError(f"could not start {run.command[0]}: {exc}") from exc
-    return Launched(log_path=str(log_path), pid=proc.pid, host=socket.gethostname())
+    return Launched(log_path=str(log_path), pid=proc.pid, host=str(settings.TRAIN_HOST_NAME))
 
 
 def poll(run: Any) -> Polled:

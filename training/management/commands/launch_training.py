@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from training.mixtures import preset_names
+from training.selectors import training_queue_positions
 from training.services import TrainingInputError, training_run_create, training_run_preview
 
 
@@ -101,3 +102,9 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"run {run.id} {run.name} queued on the {run.backend} backend "
                           f"({run.plan['train_num_samples']:,} samples/epoch, {run.epochs} epochs)")
+        if run.backend == "local":
+            run.refresh_from_db()  # placed on commit, or waiting
+            position = training_queue_positions().get(run.id)
+            self.stdout.write(f"placed on {run.host}, GPU {','.join(map(str, run.devices)) or '-'}" if run.host
+                              else f"waiting: #{position} in the queue (/training/hosts/)" if position
+                              else f"status {run.status}")
