@@ -25,7 +25,7 @@ from training.backends.local import _pid_alive
 from training.models import TrainHost, TrainingRun
 
 STANDIN = Path(__file__).with_name("standin_train.py")
-pytestmark = [pytest.mark.worker, pytest.mark.slow]
+pytestmark = [pytest.mark.worker]  # about 70 s: two real train workers; runs in make test
 
 
 def _run(run_id: int) -> TrainingRun:
