@@ -97,6 +97,7 @@ function columns() {
 }
 
 let fitted = { key: "", size: 0 };
+let tileEls = [];
 
 function fittedTile() {
   if (tileSize) return tileSize;
@@ -126,11 +127,13 @@ function render() {
     const tile = document.createElement("div");
     tile.className = "tile";
     tile.setAttribute("role", "gridcell");
+    tile.id = `tile-${index}`;
     tile.dataset.index = String(index);
     tile.dataset.item = String(item.item);
     if (item.group !== undefined) tile.classList.add(group % 2 ? "band-b" : "band-a");
     const tag = document.createElement("span");
     tag.className = "tag";
+    item.img.alt = ""; // the tile's aria-label names the image and its label
     tile.append(item.img, tag);
     if (item.suggestion) {
       const hint = document.createElement("span");
@@ -141,7 +144,17 @@ function render() {
     }
     tiles.push(tile);
   });
-  gridEl.replaceChildren(...tiles);
+  // Rows for assistive technology (role=row, laid out by the grid's CSS through display:contents).
+  const rows = [];
+  for (let start = 0; start < tiles.length; start += columns()) {
+    const row = document.createElement("div");
+    row.setAttribute("role", "row");
+    row.className = "grid-row";
+    row.append(...tiles.slice(start, start + columns()));
+    rows.push(row);
+  }
+  tileEls = tiles;
+  gridEl.replaceChildren(...rows);
   page.items.forEach((_, i) => paintTile(i));
   paintFocus();
   if (page.items.some((i) => i.suggestion)) legendEl.hidden = false;
@@ -157,7 +170,9 @@ function render() {
 
 function paintTile(index) {
   const item = pages[cur].items[index];
-  const tile = gridEl.children[index];
+  const tile = tileEls[index];
+  tile.setAttribute("aria-label", `image ${index + 1}: ${item.label ?? "no label yet"}` +
+    (item.suggestion ? `, suggestion ${item.suggestion}` : ""));
   tile.dataset.label = item.label ?? "";
   tile.style.setProperty("--c", item.label ? config.colour[item.label] : "transparent");
   tile.classList.toggle("unset", !item.label);
@@ -166,8 +181,9 @@ function paintTile(index) {
 
 function paintFocus() {
   for (const el of gridEl.querySelectorAll(".tile.focused")) el.classList.remove("focused");
-  gridEl.children[focus]?.classList.add("focused");
-  gridEl.children[focus]?.scrollIntoView({ block: "nearest" });
+  tileEls[focus]?.classList.add("focused");
+  tileEls[focus]?.scrollIntoView({ block: "nearest" });
+  if (tileEls[focus]) gridEl.setAttribute("aria-activedescendant", tileEls[focus].id);
 }
 
 function updateHint() {
