@@ -11,7 +11,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "status", "k", "agreement_fraction", "agreement_k", "ordering", "created_at"]
     list_filter = ["status", "ordering"]
     search_fields = ["name"]
-    filter_horizontal = ["datasets"]
+    filter_horizontal = ["datasets", "members", "member_groups"]
     readonly_fields = ["created_by", "created_at"]
 
 
