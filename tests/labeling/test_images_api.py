@@ -8,7 +8,12 @@ import pytest
 from django.conf import settings
 
 from labeling.models import Campaign, Image
-from labeling.services.campaigns import campaign_create, campaign_mark_gold, campaign_set_members, campaign_set_status
+from labeling.services.campaigns import (
+    campaign_create,
+    campaign_mark_gold,
+    campaign_set_members,
+    campaign_set_status,
+)
 from tests.factories import make_dataset, make_image
 
 pytestmark = pytest.mark.django_db
