@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from labeling.models import Annotation, AnnotationHistory, Campaign, CampaignItem, Lease
+from labeling.models import Annotation, AnnotationHistory, Campaign, CampaignItem, ImportedAnnotator, Lease
 
 
 @admin.register(Campaign)
@@ -41,3 +41,12 @@ class AnnotationAdmin(admin.ModelAdmin):
     list_filter = ["label", "item__campaign"]
     raw_id_fields = ["item"]
     inlines = [AnnotationHistoryInline]
+
+
+@admin.register(ImportedAnnotator)
+class ImportedAnnotatorAdmin(admin.ModelAdmin):
+    """Who imported labels belong to; made by imports, never by hand."""
+
+    list_display = ["id", "source", "external_id", "user", "created_by", "created_at"]
+    list_filter = ["source"]
+    readonly_fields = ["source", "external_id", "user", "created_by", "created_at"]
