@@ -157,3 +157,28 @@ def test_it_shows_the_guidelines_page_examples_only_from_readable_images(annotat
                                                                          campaign: Campaign) -> None:
     page = client_for(annotator2).get("/guidelines/").content.decode()
     assert "/api/v1/images/" not in page
+
+
+def test_it_checks_membership_without_an_extra_query(statement_set: str, annotator: object, annotator2: object,
+                                                     campaign: Campaign) -> None:
+    """The hot path pays nothing for membership: a page of a members-only campaign costs as many
+    queries as one of an open campaign (the check rides in the query that fetches the campaign)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+    from rest_framework.authtoken.models import Token
+
+    open_campaign = campaign_create(name="Open", datasets=list(campaign.datasets.all()), user=campaign.created_by)
+    token = Token.objects.create(user=annotator).key
+
+    def cost(target: Campaign) -> tuple[int, int]:
+        client = Client(HTTP_AUTHORIZATION=f"Token {token}")
+        with CaptureQueriesContext(connection) as leasing:
+            page = client.post(f"/api/v1/campaigns/{target.id}/next/?n=2").json()["items"]
+        with CaptureQueriesContext(connection) as labeling:
+            saved = client.post(f"/api/v1/campaigns/{target.id}/annotations/",
+                                [{"item": t["item"], "label": "natural"} for t in page],
+                                content_type="application/json")
+        assert saved.status_code == 200
+        return len(leasing), len(labeling)
+
+    assert cost(campaign) == cost(open_campaign)
