@@ -1,7 +1,7 @@
 """Selectors (reads): datasets, images and import jobs.
 
 Researchers and admins read every dataset and image. Annotators read only what they label: the
-images of campaigns they may see (``labeling.selectors.campaigns.campaigns_visible_q``) and the
+images of campaigns they may see (``labeling.selectors.campaigns.annotator_campaign_sql``) and the
 datasets those campaigns cover. Import jobs are researcher business, which the API checks by
 permission class before calling these.
 """
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, Exists, OuterRef, QuerySet
+from django.db.models import BooleanField, Count, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 
 from domainsieve.auth import RESEARCHER, has_role
 from labeling.models import Campaign, CampaignItem, Dataset, Image, ImportJob
-from labeling.selectors.campaigns import campaigns_visible_q
+from labeling.selectors.campaigns import annotator_campaign_sql
 
 
 def sees_everything(user: Any) -> bool:
@@ -22,25 +23,30 @@ def sees_everything(user: Any) -> bool:
     return has_role(user, RESEARCHER)
 
 
-def _visible_campaigns(user: Any) -> QuerySet[Campaign]:
-    return Campaign.objects.filter(campaigns_visible_q(user=user))
+def _exists_visible_campaign(user: Any, link_table: str, link_column: str, outer: str) -> RawSQL:
+    """EXISTS a campaign the annotator may see, linked to the outer row through ``link_table``.
+    Raw SQL names the outer table, so the queryset it filters must be the top-level query (not
+    nested as a subquery, where Django would rename the table)."""
+    campaigns = Campaign._meta.db_table
+    visible, params = annotator_campaign_sql(user=user, alias="c")
+    return RawSQL(f"EXISTS (SELECT 1 FROM {link_table} x JOIN {campaigns} c ON c.id = x.campaign_id "
+                  f"WHERE x.{link_column} = {outer}.id AND {visible})", params, output_field=BooleanField())
 
 
 def images_for_user(*, user: Any) -> QuerySet[Image]:
     """Images the user may read: all of them for researchers; for annotators, those that are items
-    of a campaign they may see (one EXISTS probe of campaign items by image)."""
+    of a campaign they may see (an EXISTS probe of campaign items by image, in the same query)."""
     if sees_everything(user):
         return Image.objects.all()
-    items = CampaignItem.objects.filter(image_id=OuterRef("pk"), campaign__in=_visible_campaigns(user))
-    return Image.objects.filter(Exists(items))
+    return Image.objects.filter(_exists_visible_campaign(user, CampaignItem._meta.db_table, "image_id",
+                                                         Image._meta.db_table))
 
 
 def dataset_list(*, user: Any) -> QuerySet[Dataset]:
     datasets = Dataset.objects.all()
     if not sees_everything(user):
-        covered = Campaign.datasets.through.objects.filter(dataset_id=OuterRef("pk"),
-                                                           campaign__in=_visible_campaigns(user))
-        datasets = datasets.filter(Exists(covered))
+        datasets = datasets.filter(_exists_visible_campaign(user, Campaign.datasets.through._meta.db_table,
+                                                            "dataset_id", Dataset._meta.db_table))
     return datasets.annotate(image_count=Count("images")).order_by("name")
 
 
