@@ -162,6 +162,8 @@ THUMBNAIL_SIZE = envint("THUMBNAIL_SIZE", "256")
 IMPORT_WORKERS = envint("IMPORT_WORKERS", str(os.cpu_count() or 1))
 # Decompression-bomb guard: images above this many pixels are rejected, not decoded.
 MAX_IMAGE_PIXELS = envint("MAX_IMAGE_PIXELS", str(89_478_485))
+# An image file, tar member or sidecar above this many bytes is rejected before it is read into memory.
+IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", str(64 * 1024 * 1024))
 MEDIA_CACHE_SECONDS = envint("MEDIA_CACHE_SECONDS", "86400")
 # Leasing and label submission run as hand-written PostgreSQL statements on PostgreSQL (false: the
 # portable ORM statements everywhere; same rules, about twice the cost per call).

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from django.contrib import admin
 
-from labeling.models import Annotation, AnnotationHistory, Campaign, CampaignItem, Lease
+from labeling.models import Annotation, AnnotationHistory, Campaign, CampaignItem, ImportedAnnotator, Lease
 
 
 @admin.register(Campaign)
@@ -11,7 +11,7 @@ class CampaignAdmin(admin.ModelAdmin):
     list_display = ["id", "name", "status", "k", "agreement_fraction", "agreement_k", "ordering", "created_at"]
     list_filter = ["status", "ordering"]
     search_fields = ["name"]
-    filter_horizontal = ["datasets"]
+    filter_horizontal = ["datasets", "members", "member_groups"]
     readonly_fields = ["created_by", "created_at"]
 
 
@@ -41,3 +41,12 @@ class AnnotationAdmin(admin.ModelAdmin):
     list_filter = ["label", "item__campaign"]
     raw_id_fields = ["item"]
     inlines = [AnnotationHistoryInline]
+
+
+@admin.register(ImportedAnnotator)
+class ImportedAnnotatorAdmin(admin.ModelAdmin):
+    """Who imported labels belong to; made by imports, never by hand."""
+
+    list_display = ["id", "source", "external_id", "user", "created_by", "created_at"]
+    list_filter = ["source"]
+    readonly_fields = ["source", "external_id", "user", "created_by", "created_at"]

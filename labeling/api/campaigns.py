@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.db import transaction
 from django.urls import URLPattern, path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
@@ -11,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from domainsieve.auth import IsAnnotator, IsResearcher
+from domainsieve.auth import RESEARCHER, IsAnnotator, IsResearcher, has_role
 from labeling.models import Campaign, CampaignItem, Dataset
 from labeling.selectors.campaigns import (
     campaign_lease_cap,
@@ -21,10 +23,12 @@ from labeling.selectors.campaigns import (
 )
 from labeling.services.campaigns import (
     AnnotationBatchError,
+    CampaignClosedError,
     CampaignError,
     annotations_submit,
     campaign_create,
     campaign_next_items,
+    campaign_set_members,
     campaign_set_status,
     campaign_update_settings,
 )
@@ -52,6 +56,32 @@ class CampaignOutput(serializers.ModelSerializer):
                   "final_label_rule", "status", "created_at", "uncertainty_measure", "prediction_source",
                   "prediction_run", "predictions_updated_at"]
         read_only_fields = ["prediction_run", "predictions_updated_at"]
+
+
+class CampaignResearcherOutput(CampaignOutput):
+    """Researchers and admins also see who may label it (annotators never see the other members)."""
+
+    members = serializers.SlugRelatedField(many=True, read_only=True, slug_field="username")
+    member_groups = serializers.SlugRelatedField(many=True, read_only=True, slug_field="name")
+
+    class Meta(CampaignOutput.Meta):
+        fields = [*CampaignOutput.Meta.fields, "members", "member_groups"]
+
+
+def campaign_output(user: Any) -> type[CampaignOutput]:
+    return CampaignResearcherOutput if has_role(user, RESEARCHER) else CampaignOutput
+
+
+def _members_field() -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(
+        many=True, required=False, slug_field="username",
+        queryset=get_user_model().objects.filter(is_active=True),
+        help_text="usernames of the annotators who may label it (with member_groups empty too: everyone)")
+
+
+def _member_groups_field() -> serializers.SlugRelatedField:
+    return serializers.SlugRelatedField(many=True, required=False, slug_field="name", queryset=Group.objects.all(),
+                                        help_text="names of groups whose members may label it")
 
 
 class LabelChoiceInput(serializers.Serializer):
@@ -82,18 +112,23 @@ class CampaignInput(serializers.Serializer):
     lease_minutes = serializers.IntegerField(required=False, default=10, min_value=1, max_value=24 * 60)
     final_label_rule = serializers.ChoiceField(choices=Campaign.FinalLabelRule.choices, required=False,
                                                default=Campaign.FinalLabelRule.ADJUDICATED_UNANIMOUS_MAJORITY)
+    members = _members_field()
+    member_groups = _member_groups_field()
 
 
 class CampaignListApi(APIView):
     def get_permissions(self) -> list[Any]:
         return [IsResearcher()] if self.request.method == "POST" else [IsAnnotator()]
 
-    @extend_schema(responses=CampaignOutput(many=True))
+    @extend_schema(responses=CampaignResearcherOutput(many=True))
     def get(self, request: Request) -> Response:
-        return Response(CampaignOutput(campaigns_for_user(user=request.user).prefetch_related("datasets"),
-                                       many=True).data)
+        campaigns = campaigns_for_user(user=request.user).prefetch_related("datasets")
+        output = campaign_output(request.user)
+        if output is CampaignResearcherOutput:
+            campaigns = campaigns.prefetch_related("members", "member_groups")
+        return Response(output(campaigns, many=True).data)
 
-    @extend_schema(request=CampaignInput, responses={201: CampaignOutput})
+    @extend_schema(request=CampaignInput, responses={201: CampaignResearcherOutput})
     def post(self, request: Request) -> Response:
         data = CampaignInput(data=request.data)
         data.is_valid(raise_exception=True)
@@ -108,7 +143,7 @@ class CampaignListApi(APIView):
             campaign_predictions_configure(campaign=campaign, ordering=campaign.ordering,
                                            uncertainty_measure=campaign.uncertainty_measure,
                                            show_suggestions=campaign.show_suggestions)
-        return Response(CampaignOutput(campaign).data, status=status.HTTP_201_CREATED)
+        return Response(CampaignResearcherOutput(campaign).data, status=status.HTTP_201_CREATED)
 
 
 class CampaignUpdateInput(serializers.Serializer):
@@ -124,6 +159,8 @@ class CampaignUpdateInput(serializers.Serializer):
     uncertainty_measure = serializers.ChoiceField(choices=Campaign.UncertaintyMeasure.choices, required=False)
     show_suggestions = serializers.BooleanField(required=False)
     prediction_source = serializers.ChoiceField(choices=Campaign.PredictionSource.choices, required=False)
+    members = _members_field()
+    member_groups = _member_groups_field()
 
 
 _QUEUE_FIELDS = ("ordering", "uncertainty_measure", "show_suggestions", "prediction_source")
@@ -133,14 +170,19 @@ class CampaignDetailApi(APIView):
     def get_permissions(self) -> list[Any]:
         return [IsResearcher()] if self.request.method == "PATCH" else [IsAnnotator()]
 
-    @extend_schema(responses=CampaignOutput)
+    @extend_schema(responses=CampaignResearcherOutput)
     def get(self, request: Request, campaign_id: int) -> Response:
-        return Response(CampaignOutput(get_campaign_for_user(user=request.user, campaign_id=campaign_id)).data)
-
-    @extend_schema(request=CampaignUpdateInput, responses=CampaignOutput)
-    def patch(self, request: Request, campaign_id: int) -> Response:
-        """Change settings; items, labels, k and datasets stay as created (400 if sent)."""
         campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
+        return Response(campaign_output(request.user)(campaign).data)
+
+    @extend_schema(request=CampaignUpdateInput, responses=CampaignResearcherOutput)
+    def patch(self, request: Request, campaign_id: int) -> Response:
+        """Change settings, status (``active`` reopens a finished campaign) and members (each list
+        sent replaces that set); items, labels, k and datasets stay as created (400 if sent)."""
+        campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
+        if not isinstance(request.data, dict):
+            return Response({"detail": "send an object of the settings to change"},
+                            status=status.HTTP_400_BAD_REQUEST)
         frozen = sorted(set(request.data) - set(CampaignUpdateInput().fields))
         if frozen:
             return Response({"detail": f"cannot change {', '.join(frozen)} after creation"},
@@ -150,9 +192,12 @@ class CampaignDetailApi(APIView):
         changes = dict(data.validated_data)
         queue = {field: changes.pop(field) for field in _QUEUE_FIELDS if field in changes}
         new_status = changes.pop("status", None)
+        members = {field: changes.pop(field) for field in ("members", "member_groups") if field in changes}
         try:
             with transaction.atomic():
                 campaign_update_settings(campaign=campaign, changes=changes)
+                if members:
+                    campaign_set_members(campaign=campaign, **members)
                 if new_status is not None:
                     campaign_set_status(campaign=campaign, status=new_status)
                 if queue:
@@ -170,7 +215,7 @@ class CampaignDetailApi(APIView):
         except CampaignError as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
         campaign.refresh_from_db()
-        return Response(CampaignOutput(campaign).data)
+        return Response(CampaignResearcherOutput(campaign).data)
 
 
 class NextItemOutput(serializers.Serializer):
@@ -252,11 +297,10 @@ class CampaignAnnotationsApi(APIView):
         if not isinstance(entries, list):
             return Response({"detail": "send a list of {item, label, seconds} or {\"annotations\": [...]}"},
                             status=status.HTTP_400_BAD_REQUEST)
-        if campaign.status == Campaign.Status.ARCHIVED:
-            return Response({"detail": "this campaign is archived and takes no labels"},
-                            status=status.HTTP_409_CONFLICT)
         try:
             result = annotations_submit(campaign=campaign, annotator=request.user, entries=entries)
+        except CampaignClosedError as error:
+            return Response({"detail": str(error)}, status=status.HTTP_409_CONFLICT)
         except AnnotationBatchError as error:
             return Response({"detail": f"nothing was saved: {error}", "errors": error.errors},
                             status=status.HTTP_400_BAD_REQUEST)

@@ -1,8 +1,10 @@
 """API: datasets, images and imports.
 
-Reads are open to every role (annotators need the images they label); creating datasets and
-starting imports needs the researcher role. Image bytes are served only through these views,
-never as public static files, with private caching keyed on the content hash.
+Reads are open to every role, but annotators read only the images of campaigns they belong to
+(and the datasets those cover), without the fields that hint at an answer: no intended domain,
+class, source path, meta (where an import's gold label lives) or the dataset's expected domain.
+Creating datasets and starting imports needs the researcher role. Image bytes are served only
+through these views, never as public static files, with private caching keyed on the content hash.
 """
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from labeling.selectors.datasets import (
     image_get,
     import_get,
     import_list,
+    sees_everything,
 )
 from labeling.services.datasets import dataset_create, import_create
 
@@ -48,6 +51,16 @@ class DatasetOut(serializers.ModelSerializer):
     class Meta:
         model = Dataset
         fields = ["id", "name", "kind", "expected_domain", "description", "image_count", "created_at"]
+
+
+class DatasetAnnotatorOut(serializers.ModelSerializer):
+    """What an annotator reads of a dataset: no expected domain (a hint at every image's answer)."""
+
+    image_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Dataset
+        fields = ["id", "name", "kind", "image_count", "created_at"]
 
 
 class DatasetIn(serializers.Serializer):
@@ -71,6 +84,22 @@ class ImageOut(serializers.ModelSerializer):
 
     def get_file_url(self, image: Image) -> str:
         return f"/api/v1/images/{image.id}/file/"
+
+
+class ImageAnnotatorOut(ImageOut):
+    """What an annotator reads of an image: the pixels' facts and where to fetch them, nothing that
+    hints at the answer (intended domain, class, source path, caption, meta with its gold label)."""
+
+    class Meta(ImageOut.Meta):
+        fields = ["id", "sha256", "width", "height", "format", "size_bytes", "thumb_url", "file_url"]
+
+
+def _dataset_out(user: Any) -> type[serializers.ModelSerializer]:
+    return DatasetOut if sees_everything(user) else DatasetAnnotatorOut
+
+
+def _image_out(user: Any) -> type[serializers.ModelSerializer]:
+    return ImageOut if sees_everything(user) else ImageAnnotatorOut
 
 
 class ImportIn(serializers.Serializer):
@@ -103,7 +132,7 @@ class DatasetListApi(APIView):
 
     @extend_schema(responses=DatasetOut(many=True))
     def get(self, request: Request) -> Response:
-        return Response(DatasetOut(dataset_list(user=request.user), many=True).data)
+        return Response(_dataset_out(request.user)(dataset_list(user=request.user), many=True).data)
 
     @extend_schema(request=DatasetIn, responses={201: DatasetOut})
     def post(self, request: Request) -> Response:
@@ -120,17 +149,22 @@ class DatasetListApi(APIView):
 class DatasetDetailApi(APIView):
     @extend_schema(responses=DatasetOut)
     def get(self, request: Request, dataset_id: int) -> Response:
-        return Response(DatasetOut(dataset_get(user=request.user, dataset_id=dataset_id)).data)
+        return Response(_dataset_out(request.user)(dataset_get(user=request.user, dataset_id=dataset_id)).data)
 
 
 class DatasetImagesApi(generics.ListAPIView):
-    """Images of a dataset, paginated (``?page=N``)."""
+    """Images of a dataset, paginated (``?page=N``); annotators get those of their campaigns."""
 
     serializer_class = ImageOut
 
+    def get_serializer_class(self) -> type[serializers.ModelSerializer]:
+        if getattr(self, "swagger_fake_view", False):  # the schema documents the full shape
+            return ImageOut
+        return _image_out(self.request.user)
+
     def get_queryset(self) -> QuerySet[Image]:
         dataset = dataset_get(user=self.request.user, dataset_id=self.kwargs["dataset_id"])
-        return dataset_images(dataset=dataset)
+        return dataset_images(dataset=dataset, user=self.request.user)
 
 
 class DatasetImportsApi(APIView):
@@ -191,7 +225,7 @@ class ImportRejectsApi(APIView):
 class ImageDetailApi(APIView):
     @extend_schema(responses=ImageOut)
     def get(self, request: Request, image_id: int) -> Response:
-        return Response(ImageOut(image_get(user=request.user, image_id=image_id)).data)
+        return Response(_image_out(request.user)(image_get(user=request.user, image_id=image_id)).data)
 
 
 _CONTENT_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp", "gif": "image/gif",

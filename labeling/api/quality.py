@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path
@@ -28,12 +29,12 @@ from labeling.selectors.quality import (
     get_snapshot,
     get_split,
 )
+from labeling.services.labelstudio import labels_import_labelstudio
 from labeling.services.quality import (
     QualityError,
     adjudication_record,
     campaign_quality_update,
     gold_set,
-    labels_import_labelstudio,
     snapshot_create,
     split_create,
 )
@@ -288,27 +289,60 @@ class LabelStudioConfigApi(APIView):
         return HttpResponse(exports.labelstudio_config(campaign.label_names), content_type="application/xml")
 
 
+class LabelStudioImportInput(serializers.Serializer):
+    tasks = serializers.ListField(help_text="the Label Studio JSON export (a list of tasks)")
+    source = serializers.CharField(required=False, max_length=64,
+                                   help_text="store unmapped annotators' labels as imported labels of this "
+                                             "source (default 'labelstudio' when no annotator_map is sent)")
+    annotator_map = serializers.DictField(child=serializers.CharField(max_length=150), required=False,
+                                          help_text="the file's completed_by -> username of an existing user")
+    dry_run = serializers.BooleanField(required=False, default=False,
+                                       help_text="report what would be imported and skipped; write nothing")
+
+
 class LabelStudioImportApi(APIView):
+    """Import a Label Studio export's labels. No label is written in a user's name unless the
+    researcher maps that annotator to the user (``annotator_map``); the others become imported
+    labels of ``source``. Items never go past k. The answer lists what was skipped and why."""
+
     permission_classes = [IsResearcher]
 
-    @extend_schema(request=inline_serializer("LabelStudioExport", {"tasks": serializers.ListField()}),
-                   responses=inline_serializer("ImportResult", {"created": serializers.IntegerField()}))
+    @extend_schema(request=LabelStudioImportInput,
+                   responses=inline_serializer("LabelStudioImportReport", {
+                       "source": serializers.CharField(allow_null=True), "dry_run": serializers.BooleanField(),
+                       "created": serializers.IntegerField(), "updated": serializers.IntegerField(),
+                       "unchanged": serializers.IntegerField(), "skipped_count": serializers.IntegerField(),
+                       "skipped_by_reason": serializers.DictField(child=serializers.IntegerField()),
+                       "skipped": serializers.ListField(child=serializers.DictField())}))
     def post(self, request: Request, campaign_id: int) -> Response:
         campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
-        data: Any = request.data
+        body: Any = request.data
         if "file" in request.FILES:
             try:
-                data = json.load(request.FILES["file"])
+                tasks = json.load(request.FILES["file"])
             except ValueError:
                 return _bad("the file is not JSON")
-        elif isinstance(data, dict) and "tasks" in data:
-            data = data["tasks"]
+            body = {key: request.data.get(key) for key in ("source", "dry_run") if request.data.get(key)}
+            body["tasks"] = tasks if isinstance(tasks, list) else [tasks]
+        elif isinstance(body, list):
+            body = {"tasks": body}
+        elif not isinstance(body, dict) or "tasks" not in body:
+            return _bad("a Label Studio export is a JSON list of tasks, or {\"tasks\": [...], \"source\": ...}")
+        data = LabelStudioImportInput(data=body)
+        data.is_valid(raise_exception=True)
+        usernames = data.validated_data.get("annotator_map", {})
+        users = {u.username: u for u in get_user_model().objects.filter(username__in=usernames.values())}
+        unknown = sorted({name for name in usernames.values() if name not in users})
+        if unknown:
+            return _bad(f"annotator_map names no such user: {', '.join(unknown)}")
         try:
-            summary = labels_import_labelstudio(campaign=campaign, data=data, annotator=request.user)
+            report = labels_import_labelstudio(
+                campaign=campaign, data=data.validated_data["tasks"], imported_by=request.user,
+                source=data.validated_data.get("source"), dry_run=data.validated_data["dry_run"],
+                annotator_map={key: users[name] for key, name in usernames.items()})
         except QualityError as error:
             return _bad(str(error))
-        return Response({"created": summary.created, "updated": summary.updated, "unchanged": summary.unchanged,
-                         "unmatched": summary.unmatched, "errors": summary.errors})
+        return Response(report.as_dict())
 
 
 urlpatterns: list[URLPattern] = [

@@ -13,6 +13,7 @@ import hashlib
 import io
 import json
 import os
+import stat
 import uuid
 import warnings
 from collections.abc import Sequence
@@ -53,10 +54,10 @@ def process_item(item: Item, cfg: DecodeConfig, handles: dict[str, IO[bytes]] | 
         return Result(item, reason=item.error)
     handles = {} if handles is None else handles
     try:
-        data = _read(item.image, handles)
+        data = _read(item.image, handles, cfg)
         if not data:
             raise Rejected("empty file (0 bytes)")
-        _read_sidecars(item, handles)
+        _read_sidecars(item, handles, cfg)
         if item.domain:
             try:
                 item.domain = domain_from_any(item.domain)
@@ -69,15 +70,45 @@ def process_item(item: Item, cfg: DecodeConfig, handles: dict[str, IO[bytes]] | 
         return Result(item, reason=f"cannot decode: {type(exc).__name__}: {exc}")
 
 
-def _read(member: Member | None, handles: dict[str, IO[bytes]]) -> bytes:
+def _too_large(size: int, limit: int) -> Rejected:
+    return Rejected(f"too large: {size} bytes exceeds the limit of {limit} bytes (IMPORT_MAX_BYTES)")
+
+
+def _open_checked(path: str, cfg: DecodeConfig) -> IO[bytes]:
+    """Open a listed file for reading: refused if it is now a symlink (O_NOFOLLOW), resolves outside
+    the import roots, or is not a regular file (a FIFO would block; O_NONBLOCK makes it answer)."""
+    if cfg.roots:
+        real = os.path.realpath(path)
+        if not any(real == root or real.startswith(root.rstrip(os.sep) + os.sep) for root in cfg.roots):
+            raise Rejected("path escapes the import root")
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0))
+    handle = os.fdopen(fd, "rb")
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        handle.close()
+        raise Rejected("not a regular file")
+    return handle
+
+
+def _read(member: Member | None, handles: dict[str, IO[bytes]], cfg: DecodeConfig) -> bytes:
+    """The member's bytes, refused before reading when larger than ``cfg.max_bytes``."""
     if member is None:
         raise Rejected("nothing to read")
+    limit = cfg.max_bytes
     try:
         if member.offset is None:
-            return Path(member.path).read_bytes()
+            with _open_checked(member.path, cfg) as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if limit and size > limit:
+                    raise _too_large(size, limit)
+                data = handle.read(limit + 1 if limit else -1)
+            if limit and len(data) > limit:  # it grew while being read
+                raise _too_large(len(data), limit)
+            return data
+        if limit and (member.size or 0) > limit:
+            raise _too_large(member.size or 0, limit)
         handle = handles.get(member.path)
         if handle is None:
-            handle = handles[member.path] = open(member.path, "rb")  # closed by process_batch
+            handle = handles[member.path] = _open_checked(member.path, cfg)  # closed by process_batch
         handle.seek(member.offset)
         data = handle.read(member.size or 0)
     except OSError as exc:
@@ -87,13 +118,13 @@ def _read(member: Member | None, handles: dict[str, IO[bytes]]) -> bytes:
     return data
 
 
-def _read_sidecars(item: Item, handles: dict[str, IO[bytes]]) -> None:
+def _read_sidecars(item: Item, handles: dict[str, IO[bytes]], cfg: DecodeConfig) -> None:
     if "txt" in item.sidecars:
-        caption = _read(item.sidecars["txt"], handles).decode("utf-8", errors="replace").strip()
+        caption = _read(item.sidecars["txt"], handles, cfg).decode("utf-8", errors="replace").strip()
         item.caption = caption or item.caption
     if "json" in item.sidecars:
         try:
-            meta = json.loads(_read(item.sidecars["json"], handles))
+            meta = json.loads(_read(item.sidecars["json"], handles, cfg))
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise Rejected(f"bad sample json: {exc}") from None
         if not isinstance(meta, dict):

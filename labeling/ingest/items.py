@@ -72,6 +72,12 @@ class DecodeConfig:
     max_image_pixels: int = 89_478_485
     thumbnail_quality: int = 85
     draft: bool = True  # JPEG draft-mode decoding for thumbnails (DCT scaling)
+    # An image file, tar member or sidecar larger than this is rejected before it is read
+    # (settings.IMPORT_MAX_BYTES); 0 means no limit.
+    max_bytes: int = 0
+    # Resolved import roots: a file is re-checked against them when it is opened (it may have been
+    # replaced by a symlink since it was listed). Empty: no check (callers that listed nothing).
+    roots: tuple[str, ...] = ()
 
 
 @dataclass

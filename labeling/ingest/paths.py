@@ -1,8 +1,11 @@
 """Import roots: every path an import reads must resolve inside one of them.
 
 Sources are server-side paths typed by a researcher, so they are checked before anything is
-opened; items found inside a source (manifest rows, symlinks, tar member names) are checked
-again one by one, and one that escapes is rejected alone.
+opened; every file found inside a source (tars in a folder, parquet sidecars, DomainNet list
+files, manifest rows, symlinks, tar member names) is resolved (symlinks followed) and checked
+again one by one, and one that escapes is rejected alone. Patterns are checked before they are
+expanded: no ``..``, and the folder part before the first wildcard must resolve inside a root,
+so the filesystem outside the roots is never listed and no answer depends on what exists there.
 """
 from __future__ import annotations
 
@@ -39,20 +42,48 @@ def has_pattern(source: str) -> bool:
     return any(ch in source for ch in "*?[{")
 
 
+def _has_glob(pattern: str) -> bool:
+    return any(ch in pattern for ch in "*?[")
+
+
+def _static_prefix(pattern: str) -> str:
+    """The folder part of a pattern before its first wildcard component (``/d/x`` of ``/d/x/*/a.tar``)."""
+    cut = min((i for i, ch in enumerate(pattern) if ch in "*?[{"), default=len(pattern))
+    return pattern[:cut].rsplit("/", 1)[0] or "/"
+
+
+def check_pattern(pattern: str, roots: Sequence[Path]) -> None:
+    """Refuse a pattern that could reach outside the roots, before anything is listed: a ``..``
+    component, or a fixed folder part that does not resolve inside a root. The message is the same
+    whatever exists out there."""
+    if ".." in PurePosixPath(pattern).parts:
+        raise ImportSourceError(f"'..' is not allowed in a pattern: {pattern}")
+    if inside_roots(_static_prefix(pattern), roots) is None:
+        raise ImportSourceError(f"{pattern} is outside the import roots ({_roots_text(roots)})")
+
+
 def expand_pattern(source: str, roots: Sequence[Path]) -> list[Path]:
     """Paths matching a glob and/or brace pattern (``shards/{00000..00009}.tar``), checked, sorted.
 
-    Braces are expanded first (glob does not know them); a brace-expanded name that does not exist
-    is kept so the caller can report it as missing rather than silently importing less.
+    Braces are expanded first (glob does not know them) and each expansion is checked
+    (``check_pattern``) before it is globbed. A brace-expanded name that does not exist is kept so
+    the caller can report it as missing rather than silently importing less; a name that resolves
+    outside the roots is refused. A glob match that resolves outside (a symlink inside a root) is
+    left out silently, as if it did not exist, so the answer never tells what exists elsewhere.
     """
     found: dict[str, Path] = {}
     for pattern in braceexpand(source):
-        matches = glob.glob(pattern) if any(ch in pattern for ch in "*?[") else [pattern]
-        for match in matches:
-            path = inside_roots(match, roots)
+        check_pattern(pattern, roots)
+        if not _has_glob(pattern):
+            path = inside_roots(pattern, roots)
             if path is None:
-                raise ImportSourceError(f"{match} is outside the import roots ({_roots_text(roots)})")
+                raise ImportSourceError(f"{pattern} is outside the import roots ({_roots_text(roots)})")
             found[str(path)] = path
+            continue
+        for match in glob.glob(pattern):
+            path = inside_roots(match, roots)
+            if path is not None:
+                found[str(path)] = path
     if not found:
         raise ImportSourceError(f"no file matches {source}")
     return [found[k] for k in sorted(found)]
@@ -73,8 +104,8 @@ def check_source(source: str, roots: Sequence[Path]) -> Path:
         raise ImportSourceError(f"source must be an absolute server path, got {source!r}")
     probe = text
     if has_pattern(text):
-        cut = min(i for i, ch in enumerate(text) if ch in "*?[{")
-        probe = text[:cut].rsplit("/", 1)[0] or "/"
+        check_pattern(text, roots)
+        probe = _static_prefix(text)
     path = inside_roots(probe, roots)
     if path is None:
         raise ImportSourceError(f"{source} is outside the import roots ({_roots_text(roots)})")

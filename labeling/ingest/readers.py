@@ -126,17 +126,19 @@ def _file_item(path: Path, roots: Sequence[Path]) -> Item:
 
 def list_domainnet(path: Path, roots: Sequence[Path]) -> Listing:
     root = path.parent if path.is_file() else path
+    problems: list[tuple[str, str]] = []
     if path.is_file():
         lists = [path]
     else:
         found = sorted(p for p in root.iterdir() if _DOMAINNET_LIST.match(p.name))
+        found, problems = _keep_inside(found, roots)
         lists = [p for p in found if p.name.endswith("_test.txt")] or found
     if not lists:  # no list files: walk DOMAIN/CLASS/img
         items = _walk(root, roots, classes=False)
         for item in items:
             parts = Path(item.source).relative_to(root).parts
             _domainnet_fields(item, parts)
-        return Listing("domainnet", items)
+        return Listing("domainnet", items, problems)
     items = []
     for list_file in lists:
         for number, line in enumerate(list_file.read_text(errors="replace").splitlines(), start=1):
@@ -151,7 +153,21 @@ def list_domainnet(path: Path, roots: Sequence[Path]) -> Listing:
             _domainnet_fields(item, Path(fields[0]).parts)
             item.meta["label"] = int(fields[1])
             items.append(item)
-    return Listing("domainnet", items)
+    return Listing("domainnet", items, problems)
+
+
+def _keep_inside(paths: Sequence[Path], roots: Sequence[Path]) -> tuple[list[Path], list[tuple[str, str]]]:
+    """The resolved paths that lie inside the roots, and a (path, reason) problem for each other
+    one (a symlink out of the root): those are never opened."""
+    kept: list[Path] = []
+    problems: list[tuple[str, str]] = []
+    for path in paths:
+        resolved = inside_roots(path, roots)
+        if resolved is None:
+            problems.append((str(path), ESCAPES_ROOT))
+        else:
+            kept.append(resolved)
+    return kept, problems
 
 
 def _domainnet_fields(item: Item, parts: Sequence[str]) -> None:
@@ -165,27 +181,33 @@ def _domainnet_fields(item: Item, parts: Sequence[str]) -> None:
 # -- webdataset (img2dataset) ------------------------------------------------------------------
 
 def list_webdataset(source: str, path: Path, roots: Sequence[Path]) -> Listing:
+    problems: list[tuple[str, str]] = []
     if has_pattern(source):
         shards = expand_pattern(source, roots)
     elif path.is_dir():
-        shards = sorted(p for p in path.iterdir() if p.suffix == ".tar" and not p.name.startswith("."))
+        found = sorted(p for p in path.iterdir() if p.suffix == ".tar" and not p.name.startswith("."))
+        shards, problems = _keep_inside(found, roots)
     else:
         shards = [path]
-    if not shards:
+    if not shards and not problems:
         raise ImportSourceError(f"no .tar shards in {source}")
-    listing = Listing("webdataset", [])
+    listing = Listing("webdataset", [], problems)
     for shard in shards:
-        _list_shard(shard, listing)
+        _list_shard(shard, listing, roots)
     return listing
 
 
-def _list_shard(shard: Path, listing: Listing) -> None:
+def _list_shard(shard: Path, listing: Listing, roots: Sequence[Path]) -> None:
     if not shard.is_file():
         listing.problems.append((str(shard), "shard not found"))
         return
-    extra, problem = _read_parquet_meta(shard.with_suffix(".parquet"))
+    sidecar = shard.with_suffix(".parquet")
+    if os.path.lexists(sidecar) and inside_roots(sidecar, roots) is None:
+        extra, problem = {}, f"parquet sidecar: {ESCAPES_ROOT}; metadata taken from the tar only"
+    else:
+        extra, problem = _read_parquet_meta(sidecar)
     if problem:
-        listing.problems.append((str(shard.with_suffix(".parquet")), problem))
+        listing.problems.append((str(sidecar), problem))
     samples: dict[str, dict[str, tarfile.TarInfo | str]] = {}
     file_size = shard.stat().st_size
     truncated = False

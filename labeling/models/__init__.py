@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from .campaigns import Annotation, AnnotationHistory, Campaign, CampaignItem, Lease
 from .datasets import Dataset, Image, ImportJob
+from .imported import ImportedAnnotator
 from .quality import (
     Adjudication,
     CampaignQuality,
@@ -13,6 +14,7 @@ from .quality import (
     SplitAssignment,
 )
 
-__all__ = ["Annotation", "AnnotationHistory", "Campaign", "CampaignItem", "Dataset", "Image", "ImportJob", "Lease"]
+__all__ = ["Annotation", "AnnotationHistory", "Campaign", "CampaignItem", "Dataset", "Image", "ImportJob",
+           "ImportedAnnotator", "Lease"]
 __all__ += ["Adjudication", "CampaignQuality", "ImmutableError", "LabelSnapshot", "SnapshotLabel", "Split",
             "SplitAssignment"]

@@ -82,6 +82,12 @@ class Campaign(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who may label it: these users and the members of these groups. With neither set the campaign
+    # is open to every annotator. Researchers and admins see every campaign whatever these say.
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="member_campaigns",
+                                     help_text="annotators who may label it (none here and in groups: everyone)")
+    member_groups = models.ManyToManyField("auth.Group", blank=True, related_name="member_campaigns",
+                                           help_text="groups whose members may label it")
 
     class Meta:
         ordering = ["-id"]

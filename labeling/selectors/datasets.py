@@ -1,36 +1,71 @@
 """Selectors (reads): datasets, images and import jobs.
 
-Every role may read datasets and images (annotators label them); import jobs are researcher
-business, which the API checks by permission class before calling these.
+Researchers and admins read every dataset and image. Annotators read only what they label: the
+images of campaigns they may see (``labeling.selectors.campaigns.annotator_campaign_sql``) and the
+datasets those campaigns cover. Import jobs are researcher business, which the API checks by
+permission class before calling these.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Count, QuerySet
+from django.db.models import BooleanField, Count, QuerySet
+from django.db.models.expressions import RawSQL
 from django.http import Http404
 
-from labeling.models import Dataset, Image, ImportJob
+from domainsieve.auth import RESEARCHER, has_role
+from labeling.models import Campaign, CampaignItem, Dataset, Image, ImportJob
+from labeling.selectors.campaigns import annotator_campaign_sql
+
+
+def sees_everything(user: Any) -> bool:
+    """Researchers and admins read every dataset and every image field; annotators do not."""
+    return has_role(user, RESEARCHER)
+
+
+def _exists_visible_campaign(user: Any, link_table: str, link_column: str, outer: str) -> RawSQL:
+    """EXISTS a campaign the annotator may see, linked to the outer row through ``link_table``.
+    Raw SQL names the outer table, so the queryset it filters must be the top-level query (not
+    nested as a subquery, where Django would rename the table)."""
+    campaigns = Campaign._meta.db_table
+    visible, params = annotator_campaign_sql(user=user, alias="c")
+    return RawSQL(f"EXISTS (SELECT 1 FROM {link_table} x JOIN {campaigns} c ON c.id = x.campaign_id "
+                  f"WHERE x.{link_column} = {outer}.id AND {visible})", params, output_field=BooleanField())
+
+
+def images_for_user(*, user: Any) -> QuerySet[Image]:
+    """Images the user may read: all of them for researchers; for annotators, those that are items
+    of a campaign they may see (an EXISTS probe of campaign items by image, in the same query)."""
+    if sees_everything(user):
+        return Image.objects.all()
+    return Image.objects.filter(_exists_visible_campaign(user, CampaignItem._meta.db_table, "image_id",
+                                                         Image._meta.db_table))
 
 
 def dataset_list(*, user: Any) -> QuerySet[Dataset]:
-    return Dataset.objects.annotate(image_count=Count("images")).order_by("name")
+    datasets = Dataset.objects.all()
+    if not sees_everything(user):
+        datasets = datasets.filter(_exists_visible_campaign(user, Campaign.datasets.through._meta.db_table,
+                                                            "dataset_id", Dataset._meta.db_table))
+    return datasets.annotate(image_count=Count("images")).order_by("name")
 
 
 def dataset_get(*, user: Any, dataset_id: int) -> Dataset:
-    """The dataset with ``image_count`` annotated, or Http404."""
+    """The dataset with ``image_count`` annotated, or Http404 (also for an annotator whose campaigns
+    do not cover it)."""
     dataset = dataset_list(user=user).filter(pk=dataset_id).first()
     if dataset is None:
         raise Http404("No such dataset.")
     return dataset
 
 
-def dataset_images(*, dataset: Dataset) -> QuerySet[Image]:
-    return Image.objects.filter(dataset=dataset).order_by("id")
+def dataset_images(*, dataset: Dataset, user: Any) -> QuerySet[Image]:
+    return images_for_user(user=user).filter(dataset=dataset).order_by("id")
 
 
 def image_get(*, user: Any, image_id: int) -> Image:
-    image = Image.objects.filter(pk=image_id).first()
+    """The image if the user may read it (``images_for_user``), else Http404. Cost: one query."""
+    image = images_for_user(user=user).filter(pk=image_id).first()
     if image is None:
         raise Http404("No such image.")
     return image

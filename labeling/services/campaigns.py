@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from django.conf import settings
+from django.contrib.auth.models import Group
 from django.db import connection, transaction
 from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
@@ -37,6 +38,10 @@ _ATTEMPTS = 3
 
 class CampaignError(ValueError):
     """Bad input to a campaign service; the message is meant for the caller."""
+
+
+class CampaignClosedError(CampaignError):
+    """The campaign takes no labels in its current status (finished or archived); the API answers 409."""
 
 
 @dataclass
@@ -92,12 +97,16 @@ def campaign_create(
     gold_rate: float = 0.0,
     lease_minutes: int = 10,
     final_label_rule: str = Campaign.FinalLabelRule.ADJUDICATED_UNANIMOUS_MAJORITY,
+    members: Iterable[Any] = (),
+    member_groups: Iterable[Group] = (),
 ) -> Campaign:
     """Create a campaign and one CampaignItem per covered image (a seeded sample when ``sample``).
 
     The same bytes imported into two covered datasets are one item (deduplicated by sha256).
     ``round(agreement_fraction * items)`` items, chosen at random, want ``agreement_k`` labels;
-    the others want ``k``. Cost: one id query and bulk inserts; 31,000 items take about a second.
+    the others want ``k``. ``members`` and ``member_groups`` say who may label it; with neither
+    it is open to every annotator. Cost: one id query and bulk inserts; 31,000 items take about a
+    second.
     """
     datasets = list(datasets)
     if not name.strip():
@@ -134,6 +143,7 @@ def campaign_create(
         campaign.guidelines = guidelines
     campaign.save()
     campaign.datasets.set(datasets)
+    campaign_set_members(campaign=campaign, members=members, member_groups=member_groups)
 
     # One image per distinct content; the lowest id wins so the choice is stable.
     seen: dict[str, int] = {}
@@ -260,6 +270,23 @@ def campaign_update_settings(*, campaign: Campaign, changes: dict[str, Any]) -> 
     return campaign
 
 
+@transaction.atomic
+def campaign_set_members(*, campaign: Campaign, members: Iterable[Any] | None = None,
+                         member_groups: Iterable[Group] | None = None) -> Campaign:
+    """Replace who may label the campaign (``None`` leaves that set as it is). Emptying both opens
+    it to every annotator. Takes effect on the next request: leases a former member holds expire
+    unused, and labels they gave stay."""
+    if members is not None:
+        users = list(members)
+        inactive = sorted(u.username for u in users if not u.is_active)
+        if inactive:
+            raise CampaignError(f"inactive users cannot be members: {', '.join(inactive)}")
+        campaign.members.set(users)
+    if member_groups is not None:
+        campaign.member_groups.set(list(member_groups))
+    return campaign
+
+
 def campaign_set_status(*, campaign: Campaign, status: str) -> Campaign:
     if status not in Campaign.Status.values:
         raise CampaignError(f"unknown status {status!r}")
@@ -383,6 +410,9 @@ def campaign_next_items(*, campaign: Campaign, annotator: Any, n: int = 25,
                         rng: random.Random | None = None) -> list[CampaignItem]:
     """Lease up to ``n`` items to ``annotator`` and return them, the caller's own live leases first.
 
+    Precondition: ``campaign`` came from ``get_campaign_for_user`` for ``annotator`` (it checks
+    membership; the statements below trust it).
+
     Never an item the caller labeled, never one whose labels plus live leases of others reach its
     target_k; gold items (if any) fill about ``gold_rate`` of the page and look like any other.
     A campaign that is not active, or has nothing left for the caller, gives an empty list. The
@@ -483,11 +513,19 @@ def _clean_entries(*, campaign: Campaign, entries: Sequence[Any]) -> list[tuple[
 def annotations_submit(*, campaign: Campaign, annotator: Any, entries: Sequence[Any]) -> dict[str, int]:
     """Store a batch of ``{item, label, seconds}``; all of it or, on any bad entry, none of it.
 
-    A new label needs the caller's lease on the item (an expired one still counts while the item
-    has room); a changed label updates the caller's annotation and adds seconds. Resubmitting the
-    same label changes nothing, so retries are safe. Every change writes an AnnotationHistory row.
+    Precondition: ``campaign`` came from ``get_campaign_for_user`` for ``annotator`` (it checks
+    membership; the statements below trust it). A finished or archived campaign refuses the batch
+    (CampaignClosedError) until a researcher sets it active again. A new label needs the caller's
+    lease on the item (an expired one still counts while the item has room); a changed label
+    updates the caller's annotation and adds seconds. Resubmitting the same label changes nothing,
+    so retries are safe. Every change writes an AnnotationHistory row.
     Returns counts: created, updated, unchanged.
     """
+    if campaign.status == Campaign.Status.ARCHIVED:
+        raise CampaignClosedError("this campaign is archived and takes no labels")
+    if campaign.status == Campaign.Status.FINISHED:
+        raise CampaignClosedError("this campaign is finished and takes no more labels; a researcher can reopen "
+                                  "it (status active)")
     cleaned = _clean_entries(campaign=campaign, entries=entries)
     if not cleaned:
         return {"created": 0, "updated": 0, "unchanged": 0}

@@ -161,7 +161,8 @@ def _import(job: ImportJob, run: _Run, progress: Callable[[int, int], None] | No
         progress(job.done, job.total)
 
     cfg = DecodeConfig(media_root=str(settings.MEDIA_ROOT), thumbnail_size=settings.THUMBNAIL_SIZE,
-                       max_image_pixels=settings.MAX_IMAGE_PIXELS)
+                       max_image_pixels=settings.MAX_IMAGE_PIXELS, max_bytes=settings.IMPORT_MAX_BYTES,
+                       roots=tuple(str(root) for root in resolved_roots(settings.IMPORT_ROOTS)))
     pending: list[Result] = []
     last_flush = time.monotonic()
     for result in run_items(todo, cfg, workers=settings.IMPORT_WORKERS):

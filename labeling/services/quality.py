@@ -1,27 +1,22 @@
-"""Services (writes): quality settings, adjudication, gold items, label snapshots, splits, label imports."""
+"""Services (writes): quality settings, adjudication, gold items, label snapshots and splits
+(label imports: ``labeling.services.labelstudio``)."""
 from __future__ import annotations
 
 import hashlib
 import os
 from collections import Counter
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from django.conf import settings as django_settings
-from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import F
 
 from labeling.agreement import assign_splits
 from labeling.agreement.final import NONE, SOURCE_NAMES
 from labeling.agreement.splits import PAPER_DEFAULTS, SUBSET_NAMES, TEST
-from labeling.exports import parse_labelstudio
 from labeling.models import (
     Adjudication,
-    Annotation,
-    AnnotationHistory,
     Campaign,
     CampaignItem,
     CampaignQuality,
@@ -187,91 +182,8 @@ def split_create(*, snapshot: LabelSnapshot, name: str, preset: str, seed: int =
     return split
 
 
-@dataclass
-class ImportSummary:
-    created: int = 0
-    updated: int = 0
-    unchanged: int = 0
-    unmatched: int = 0
-    errors: list[str] = field(default_factory=list)
-
-    def line(self) -> str:
-        return (f"labels created {self.created}, updated {self.updated}, unchanged {self.unchanged}, "
-                f"tasks not matched {self.unmatched}, errors {len(self.errors)}")
-
-
-@transaction.atomic
-def labels_import_labelstudio(*, campaign: Campaign, data: Any, annotator: Any,
-                              match_annotators: bool = True) -> ImportSummary:
-    """Restore labels from a Label Studio JSON export as annotations of this campaign.
-
-    Tasks are matched to campaign items by uid (``data.uid`` / ``meta.uid``), else by the image URL
-    (``/images/{id}/file/``) or the image's source. Each annotation is attributed to the user
-    named by ``completed_by`` when ``match_annotators`` and such a user exists, else to
-    ``annotator``; one user's later annotation of a task replaces their earlier one. Writes
-    history rows and keeps ``labels_count`` in step, like labels given in the app.
-    """
-    try:
-        entries = parse_labelstudio(data)
-    except ValueError as error:
-        raise QualityError(str(error)) from error
-    summary = ImportSummary()
-    items = list(CampaignItem.objects.filter(campaign=campaign).values_list("id", "image_id", "image__uid",
-                                                                            "image__source"))
-    by_uid = {uid: item for item, _, uid, _ in items if uid}
-    by_source = {source: item for item, _, _, source in items if source}
-    by_image = {image: item for item, image, _, _ in items}
-    users = get_user_model().objects
-    wanted: dict[tuple[int, int], str] = {}
-    for entry in entries:
-        item_id = by_uid.get(entry.uid) or by_source.get(entry.image) or _item_from_url(entry.image, by_image)
-        if item_id is None:
-            summary.unmatched += 1
-            continue
-        if entry.label not in campaign.label_names:
-            summary.errors.append(f"task {entry.task_id}: unknown label {entry.label!r}")
-            continue
-        user = annotator
-        if match_annotators and entry.completed_by:
-            user = (users.filter(username=entry.completed_by).first() or users.filter(email=entry.completed_by)
-                    .exclude(email="").first() or annotator)
-        wanted[(item_id, user.pk)] = entry.label
-    existing = {(a.item_id, a.annotator_id): a for a in Annotation.objects.select_for_update()
-                .filter(item__campaign=campaign, item_id__in={i for i, _ in wanted})}
-    created, history = [], []
-    for (item_id, user_id), label in wanted.items():
-        annotation = existing.get((item_id, user_id))
-        if annotation is None:
-            created.append(Annotation(item_id=item_id, annotator_id=user_id, label=label))
-        elif annotation.label != label:
-            history.append(AnnotationHistory(annotation=annotation, old_label=annotation.label, new_label=label,
-                                             changed_by=annotator))
-            annotation.label = label
-            annotation.save(update_fields=["label", "updated_at"])
-            summary.updated += 1
-        else:
-            summary.unchanged += 1
-    Annotation.objects.bulk_create(created, batch_size=BULK_BATCH)
-    history.extend(AnnotationHistory(annotation=a, new_label=a.label, changed_by=annotator) for a in created)
-    AnnotationHistory.objects.bulk_create(history, batch_size=BULK_BATCH)
-    added = Counter(a.item_id for a in created)
-    for count in set(added.values()):
-        CampaignItem.objects.filter(id__in=[i for i, c in added.items() if c == count]).update(
-            labels_count=F("labels_count") + count)
-    summary.created = len(created)
-    return summary
-
-
-def _item_from_url(url: str, by_image: dict[int, int]) -> int | None:
-    """The item whose image URL (``.../images/{id}/file/``) this is."""
-    parts = [p for p in url.split("?")[0].split("/") if p]
-    if len(parts) >= 3 and parts[-1] == "file" and parts[-3] == "images" and parts[-2].isdigit():
-        return by_image.get(int(parts[-2]))
-    return None
-
-
-__all__ = ["ImportSummary", "QualityError", "adjudication_record", "campaign_quality_update", "gold_set",
-           "labels_export_to_file", "labels_import_labelstudio", "snapshot_create", "split_create"]
+__all__ = ["QualityError", "adjudication_record", "campaign_quality_update", "gold_set",
+           "labels_export_to_file", "snapshot_create", "split_create"]
 
 
 def labels_export_to_file(*, campaign: Campaign, fmt: str, snapshot: LabelSnapshot | None = None,

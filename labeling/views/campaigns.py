@@ -5,6 +5,8 @@ from typing import Any
 
 from django import forms
 from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
 from django.urls import path
@@ -57,6 +59,12 @@ class CampaignForm(forms.Form):
     lease_minutes = forms.IntegerField(initial=10, min_value=1, max_value=24 * 60)
     guidelines = forms.CharField(widget=forms.Textarea(attrs={"rows": 14}), required=False,
                                  help_text="markdown; prefilled with the texture-centric rules")
+    members = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True, groups__name=ANNOTATOR).order_by("username"),
+        required=False, widget=forms.CheckboxSelectMultiple,
+        help_text="who may label it; with no members and no groups, every annotator")
+    member_groups = forms.ModelMultipleChoiceField(queryset=Group.objects.order_by("name"), required=False,
+                                                   widget=forms.CheckboxSelectMultiple, label="Member groups")
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
@@ -117,6 +125,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
         })
     return render(request, "labeling/campaign_detail.html", {
         "campaign": campaign, "progress": progress, "datasets": campaign.datasets.all(),
+        "members": campaign.members.order_by("username"), "member_groups": campaign.member_groups.order_by("name"),
         "runs": _finished_runs(), "orderings": Campaign.Ordering.choices,
         "measures": Campaign.UncertaintyMeasure.choices,
         "settings_form": CampaignSettingsForm(initial={

@@ -61,7 +61,7 @@ def dataset_detail_page(request: HttpRequest, dataset_id: int) -> HttpResponse:
     dataset = dataset_get(user=request.user, dataset_id=dataset_id)
     return render(request, "labeling/dataset_detail.html", {
         "dataset": dataset,
-        "images": dataset_images(dataset=dataset)[:100],
+        "images": dataset_images(dataset=dataset, user=request.user)[:100],
         "jobs": import_list(user=request.user, dataset=dataset, limit=30),
     })
 

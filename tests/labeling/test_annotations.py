@@ -104,6 +104,24 @@ def test_it_refuses_labels_on_an_archived_campaign(api: object, annotator: objec
     assert post(api(annotator), campaign, [{"item": item.id, "label": "natural"}]).status_code == 404
 
 
+def test_it_refuses_labels_on_a_finished_campaign_until_a_researcher_reopens_it(
+        api: object, annotator: object, researcher: object, campaign: Campaign) -> None:
+    items = campaign_next_items(campaign=campaign, annotator=annotator, n=2)
+    post(api(annotator), campaign, [{"item": items[0].id, "label": "natural"}])
+    finished = api(researcher).patch(f"/api/v1/campaigns/{campaign.id}/", {"status": "finished"}, format="json")
+    assert finished.status_code == 200
+    for entry in ({"item": items[1].id, "label": "natural"}, {"item": items[0].id, "label": "rendition"}):
+        refused = post(api(annotator), campaign, [entry])
+        assert refused.status_code == 409, refused.content
+        assert "finished" in refused.json()["detail"] and "reopen" in refused.json()["detail"]
+    assert list(Annotation.objects.filter(item__campaign=campaign).values_list("item_id", "label")) == [
+        (items[0].id, "natural")]
+    assert api(annotator).post(f"/api/v1/campaigns/{campaign.id}/next/").json()["items"] == []
+    reopened = api(researcher).patch(f"/api/v1/campaigns/{campaign.id}/", {"status": "active"}, format="json")
+    assert reopened.status_code == 200
+    assert post(api(annotator), campaign, [{"item": items[1].id, "label": "natural"}]).json()["created"] == 1
+
+
 @pytest.mark.django_db(transaction=True)
 def test_it_stores_a_page_once_when_the_same_batch_races(annotator: object, researcher: object,
                                                          media_root: object) -> None:

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from labeling.models import Dataset, Image, ImportJob
+from labeling.services.campaigns import campaign_create
 from tests.conftest import wait_for
 from tests.factories import make_dataset, make_images
 from tests.labeling.test_import_support import run_import, write_images
@@ -14,9 +15,14 @@ from tests.labeling.test_import_support import run_import, write_images
 pytestmark = pytest.mark.django_db
 
 
-def test_it_lists_datasets_with_counts_for_every_role(api, annotator, media_root: Path) -> None:
+def test_it_lists_datasets_with_counts_to_researchers_and_annotators_theirs(api, annotator, researcher,
+                                                                            media_root: Path) -> None:
     dataset = make_dataset(name="pool-a")
     make_images(dataset=dataset, n=3)
+    make_images(dataset=make_dataset(name="pool-b"), n=1)
+    campaign_create(name="labels pool-a", datasets=[dataset], user=researcher)
+    everything = api(researcher).get("/api/v1/datasets/").json()
+    assert [(d["name"], d["image_count"]) for d in everything] == [("pool-a", 3), ("pool-b", 1)]
     response = api(annotator).get("/api/v1/datasets/")
     assert response.status_code == 200
     assert [(d["name"], d["image_count"]) for d in response.json()] == [("pool-a", 3)]
@@ -73,9 +79,10 @@ def test_it_reports_progress_and_serves_the_rejects_csv(api, researcher, annotat
     assert api(annotator).get(detail["rejects_url"]).status_code == 403
 
 
-def test_it_pages_a_datasets_images(api, annotator, media_root: Path) -> None:
+def test_it_pages_a_datasets_images(api, annotator, researcher, media_root: Path) -> None:
     dataset = make_dataset()
     make_images(dataset=dataset, n=3)
+    campaign_create(name="covers it", datasets=[dataset], user=researcher)
     page = api(annotator).get(f"/api/v1/datasets/{dataset.id}/images/").json()
     assert page["count"] == 3 and len(page["results"]) == 3
     assert page["results"][0]["thumb_url"] == f"/api/v1/images/{page['results'][0]['id']}/thumb/"

@@ -13,7 +13,8 @@ from django.core.management import CommandError, call_command
 from labeling import exports
 from labeling.models import Annotation, AnnotationHistory, CampaignItem
 from labeling.selectors.quality import campaign_label_table
-from labeling.services.quality import labels_import_labelstudio, snapshot_create, split_create
+from labeling.services.labelstudio import labels_import_labelstudio
+from labeling.services.quality import snapshot_create, split_create
 from tests.labeling.quality_helpers import labelled_campaign
 
 N, R, A = "natural", "rendition", "ambiguous"
@@ -84,13 +85,13 @@ def test_it_restores_labels_from_a_label_studio_export(api, researcher, admin_us
     CampaignItem.objects.filter(campaign=campaign).update(labels_count=0)
     response = api(researcher).post(f"/api/v1/campaigns/{campaign.id}/import/labelstudio/", tasks, format="json")
     assert response.status_code == 200
-    assert response.json()["created"] == 5 and response.json()["unmatched"] == 0
+    assert response.json()["created"] == 5 and response.json()["skipped_count"] == 0
     after = campaign_label_table(campaign=campaign)
     assert [after.class_names[c] if c >= 0 else "" for c in after.final[0]] == final_before
     assert list(CampaignItem.objects.filter(campaign=campaign).order_by("image_id")
                 .values_list("labels_count", flat=True)) == [1, 1, 1, 0, 1, 1]
     assert AnnotationHistory.objects.filter(annotation__item__campaign=campaign).count() == 5
-    again = labels_import_labelstudio(campaign=campaign, data=tasks, annotator=researcher)
+    again = labels_import_labelstudio(campaign=campaign, data=tasks, imported_by=researcher)
     assert (again.created, again.unchanged) == (0, 5)  # importing twice changes nothing
 
 
@@ -131,7 +132,7 @@ def test_it_exports_and_imports_from_the_command(labelled, researcher, tmp_path:
     Annotation.objects.filter(item__campaign=campaign).delete()
     CampaignItem.objects.filter(campaign=campaign).update(labels_count=0)
     err = StringIO()
-    call_command("export_labels", campaign.name, "--import-labelstudio", str(out), "--as-user", researcher.username,
+    call_command("export_labels", campaign.name, "--import-labelstudio", str(out), "--source", "restore",
                  stdout=StringIO(), stderr=err)
     assert "labels created 5" in err.getvalue()
 

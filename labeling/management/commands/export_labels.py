@@ -2,6 +2,8 @@
 or, with --import-labelstudio, restore labels from a Label Studio JSON export."""
 from __future__ import annotations
 
+import argparse
+import csv
 import json
 import sys
 from pathlib import Path
@@ -14,14 +16,17 @@ from tqdm import tqdm
 
 from labeling import exports
 from labeling.selectors.quality import export_frame, find_campaign, get_snapshot, get_split
-from labeling.services.quality import QualityError, labels_import_labelstudio
+from labeling.services.labelstudio import labels_import_labelstudio
+from labeling.services.quality import QualityError
 
 
 class Command(BaseCommand):
     help = ("Write a campaign's final labels (live, or a frozen --snapshot) with columns uid, dataset, path, "
             "label, label_index, label_count, agreement, split. Formats: csv, jsonl, parquet, labelstudio "
             "(tasks with choice annotations; --labelstudio-config writes the matching XML), labels_json "
-            "(the paper code's {uid: index}). --import-labelstudio FILE restores labels instead.")
+            "(the paper code's {uid: index}). --import-labelstudio FILE imports labels instead: as imported labels "
+            "of --source NAME (non-login annotators, one per annotator of the file), or in existing users' names "
+            "only where --map FOREIGN=USERNAME says so; never past k; skipped tasks are listed with the reason.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("campaign", help="campaign id or name")
@@ -35,9 +40,17 @@ class Command(BaseCommand):
                             help="also write the Label Studio labeling config XML here")
         parser.add_argument("--import-labelstudio", default=None, metavar="FILE",
                             help="restore labels from this Label Studio JSON export instead of exporting")
-        parser.add_argument("--as-user", default=None,
-                            help="with --import-labelstudio: the user labels are attributed to when the "
-                                 "export's completed_by matches nobody (required for import)")
+        parser.add_argument("--source", default=None,
+                            help="with --import-labelstudio: store the labels as imported labels of this source "
+                                 "(default 'labelstudio' when no --map is given)")
+        parser.add_argument("--map", action="append", default=[], metavar="FOREIGN=USERNAME", dest="mappings",
+                            help="with --import-labelstudio: attribute the file's annotator FOREIGN (its "
+                                 "completed_by; '' for none) to the existing user USERNAME; repeatable")
+        parser.add_argument("--dry-run", action="store_true",
+                            help="with --import-labelstudio: report what would be imported and skipped, write nothing")
+        parser.add_argument("--report", default=None, metavar="CSV",
+                            help="with --import-labelstudio: write every skipped task with its reason here")
+        parser.add_argument("--as-user", default=None, help=argparse.SUPPRESS)
 
     def handle(self, *args: Any, **options: Any) -> None:
         campaign = find_campaign(ref=options["campaign"])
@@ -76,19 +89,37 @@ class Command(BaseCommand):
                           f"{options['format']} to {options['output']}")
 
     def _import(self, campaign: Any, options: dict[str, Any]) -> None:
-        if not options["as_user"]:
-            raise CommandError("--import-labelstudio needs --as-user USERNAME")
-        user = get_user_model().objects.filter(username=options["as_user"]).first()
-        if user is None:
-            raise CommandError(f"no user {options['as_user']!r}")
+        if options["as_user"]:
+            raise CommandError("--as-user is gone: labels of a foreign file are stored under --source NAME, or "
+                               "attributed to a user only by an explicit --map FOREIGN=USERNAME")
+        users = get_user_model().objects
+        annotator_map: dict[str, Any] = {}
+        for mapping in options["mappings"]:
+            foreign, sep, username = mapping.rpartition("=")
+            if not sep or not username:
+                raise CommandError(f"--map {mapping!r}: expected FOREIGN=USERNAME")
+            user = users.filter(username=username).first()
+            if user is None:
+                raise CommandError(f"--map {mapping!r}: no user {username!r}")
+            annotator_map[foreign] = user
         try:
             data = json.loads(Path(options["import_labelstudio"]).read_text())
         except (OSError, ValueError) as error:
             raise CommandError(f"cannot read {options['import_labelstudio']}: {error}") from None
         try:
-            summary = labels_import_labelstudio(campaign=campaign, data=data, annotator=user)
+            report = labels_import_labelstudio(campaign=campaign, data=data, imported_by=None,
+                                               source=options["source"], annotator_map=annotator_map,
+                                               dry_run=options["dry_run"])
         except QualityError as error:
             raise CommandError(str(error)) from None
-        for message in summary.errors[:20]:
-            self.stderr.write(message)
-        self.stderr.write(f"import into {campaign.name!r}: {summary.line()}")
+        for skipped in report.skipped[:20]:
+            self.stderr.write(skipped.line())
+        if len(report.skipped) > 20:
+            self.stderr.write(f"... and {len(report.skipped) - 20} more skipped"
+                              + ("" if options["report"] else " (--report CSV lists them all)"))
+        if options["report"]:
+            with open(options["report"], "w", newline="") as handle:
+                writer = csv.writer(handle)
+                writer.writerow(["task", "uid", "annotator", "label", "reason"])
+                writer.writerows([s.task, s.uid, s.annotator, s.label, s.reason] for s in report.skipped)
+        self.stderr.write(f"import into {campaign.name!r}: {report.line()}")

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('labeling', '0006_drop_redundant_fk_indexes'),
+        ('labeling', '0008_imported_annotator'),
     ]
 
     operations = [
