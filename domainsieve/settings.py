@@ -12,6 +12,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -52,6 +53,13 @@ def _local_secret_key() -> str:
 
 
 SECRET_KEY = envsecret("DJANGO_SECRET_KEY") or _local_secret_key()
+# The value .env.example ships: a copy left unedited must not sign production sessions.
+PLACEHOLDER_SECRET_KEYS = frozenset({"change-me-to-a-long-random-string"})
+if not DEBUG and SECRET_KEY in PLACEHOLDER_SECRET_KEYS:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is still the .env.example placeholder; set a long random value (e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`) or DJANGO_SECRET_KEY_FILE, "
+        "or unset it to use the per-checkout key under var/")
 ALLOWED_HOSTS = [h for h in envstr("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in envstr("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -228,6 +236,17 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the ES modules read it to send X-CSRFToken
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-if envbool("HTTPS", "false"):
+# Behind TLS (a proxy that sets X-Forwarded-Proto): HSTS, redirect to https, cookies only over
+# https. `manage.py check --deploy` passes with the production settings of docs/operations.md.
+HTTPS = envbool("HTTPS", "false")
+if HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    # Trusted only because HTTPS=true promises a TLS proxy in front that overwrites this header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Container health probes speak plain HTTP to the web process directly.
+    SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$"]
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", str(365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "true")
