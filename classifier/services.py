@@ -25,6 +25,7 @@ from classifier.ml.calibration import evaluate_model
 from classifier.ml.extractors import ExtractorError, parse_extractor
 from classifier.ml.methods import ALL_METHODS, EMBEDDING_METHODS, IMAGE_METHODS, MethodError
 from classifier.models import ClassifierRun, EmbeddingSet, JobStatus
+from domainsieve.dataroots import DataRootError, resolve_in_data_roots
 from labeling.domains import DOMAINS
 from labeling.models import Dataset, Image
 
@@ -53,11 +54,18 @@ def _extractor_slug(extractor: str) -> str:
 
 
 def extractor_validate(extractor: str) -> str:
-    """The canonical extractor string; ClassifierInputError when it does not parse."""
+    """The canonical extractor string; ClassifierInputError when it does not parse, or when its
+    weights are a file outside the data roots (loading a checkpoint is running what it holds)."""
     try:
-        return str(parse_extractor(extractor))
+        spec = parse_extractor(extractor)
     except ExtractorError as exc:
         raise ClassifierInputError(str(exc)) from exc
+    if spec.weights_is_path or "/" in spec.weights or spec.weights.startswith("."):
+        try:
+            resolve_in_data_roots(spec.weights, what="extractor weights")
+        except DataRootError as exc:
+            raise ClassifierInputError(str(exc)) from exc
+    return str(spec)
 
 
 def embedding_set_get_or_create(*, dataset: Dataset, extractor: str, created_by: Any = None) -> EmbeddingSet:

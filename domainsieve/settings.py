@@ -149,6 +149,9 @@ ARTIFACTS_ROOT = Path(envstr("ARTIFACTS_ROOT", str(VAR_DIR / "artifacts")))
 TRAINING_LOGS_DIR = Path(_logs) if (_logs := os.environ.get("TRAINING_LOGS_DIR")) else None
 # Server-side folders that imports may read from; anything outside them is refused.
 IMPORT_ROOTS = [Path(p) for p in envstr("IMPORT_ROOTS", str(VAR_DIR)).split(os.pathsep) if p]
+# Server folders jobs may read (training shards, checkpoints, extractor weights), symlinks followed;
+# empty: ARTIFACTS_ROOT, MEDIA_ROOT and IMPORT_ROOTS (domainsieve.dataroots).
+DATA_ROOTS = [Path(p) for p in envstr("DATA_ROOTS", "").split(os.pathsep) if p]
 THUMBNAIL_SIZE = envint("THUMBNAIL_SIZE", "256")
 IMPORT_WORKERS = envint("IMPORT_WORKERS", str(os.cpu_count() or 1))
 # Decompression-bomb guard: images above this many pixels are rejected, not decoded.

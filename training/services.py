@@ -21,6 +21,7 @@ from .backends import BackendError, get_backend
 from .backends import local as local_backend
 from .backends import slurm as slurm_backend
 from .backends.logparse import checkpoint_complete, list_checkpoints, parse_progress, read_tail
+from .guards import DispatchRefused, backend_options_check, model_name_ok, training_shards_check
 from .mixtures import MixtureError, MixturePlan, Source, plan_mixture, preset_sources
 from .models import TrainingRun
 from .specs import PRECISIONS, RunSpec, SpecError, check_model, model_config_path, split_batch
@@ -61,8 +62,13 @@ def mixture_plan(*, mixture: dict[str, Any]) -> MixturePlan:
                     ratio=None if item.get("ratio") is None else float(item["ratio"]),
                     count=None if item.get("count") is None else int(item["count"])))
             total = mixture.get("total")
+        for source in sources:
+            # Before anything is counted or opened: every shard inside the data roots.
+            training_shards_check(source.shards, what=f"mixture source {source.name!r}")
         return plan_mixture(sources, total=None if total is None else int(total),
                             allow_repeats=bool(mixture.get("allow_repeats", False)))
+    except DispatchRefused as exc:
+        raise TrainingInputError(str(exc)) from exc
     except (MixtureError, TypeError, ValueError) as exc:
         raise TrainingInputError(f"mixture: {exc}") from exc
 
@@ -111,6 +117,12 @@ def training_run_build(*, name: str, mixture: dict[str, Any], model: str = "ViT-
         raise TrainingInputError("backend must be local or slurm")
     if backend == "local" and nodes != 1:
         raise TrainingInputError("the local backend runs on one node; use slurm for several")
+    if not model_name_ok(model):
+        raise TrainingInputError("model: an open_clip architecture name (letters, digits, '_', '.', '-')")
+    try:
+        backend_options = backend_options_check(backend_options or {}, model=model)
+    except DispatchRefused as exc:
+        raise TrainingInputError(str(exc)) from exc
     try:
         split = split_batch(global_batch=global_batch, gpus=gpus, nodes=nodes, per_gpu_batch=per_gpu_batch,
                             max_per_gpu_batch=max_per_gpu_batch)
@@ -180,8 +192,9 @@ def training_run_launch(*, run_id: int) -> TrainingRun:
         run.save(update_fields=["status", "attempts", "updated_at"])
     backend = get_backend(run.backend)
     try:
+        backend_options_check(run.backend_options or {}, model=run.model)
         launched = backend.launch(run)
-    except BackendError as exc:
+    except (BackendError, DispatchRefused) as exc:
         run.status = TrainingRun.Status.FAILED
         run.error = str(exc)
         run.finished_at = timezone.now()
@@ -325,6 +338,10 @@ def training_run_resume(*, run: TrainingRun) -> TrainingRun:
             slurm_backend.check_available()
         except BackendError as exc:
             raise TrainingInputError(str(exc)) from exc
+    try:
+        backend_options_check(run.backend_options or {}, model=run.model)
+    except DispatchRefused as exc:
+        raise TrainingInputError(str(exc)) from exc
     _set_aside_torn_checkpoints(run)
     _render_command(run, resume=True)
     run.status = TrainingRun.Status.QUEUED

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from ..guards import DispatchRefused, env_check
 from . import BackendError, Launched, Polled
 
 
@@ -59,7 +60,11 @@ def launch(run: Any) -> Launched:
     base = str(settings.BASE_DIR)
     env["PYTHONPATH"] = base + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONUNBUFFERED"] = "1"
-    env.update({str(k): str(v) for k, v in (run.backend_options or {}).get("env", {}).items()})
+    try:
+        # Checked when the run was made; again here, where the process starts.
+        env.update(env_check((run.backend_options or {}).get("env", {})))
+    except DispatchRefused as exc:
+        raise BackendError(str(exc)) from exc
     command = list(run.command)
     if Path(command[0]).name == "torchrun" and not Path(command[0]).exists():
         command[0] = torchrun_path()  # rendered on the web host; this host's environment may live elsewhere
