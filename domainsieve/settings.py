@@ -206,6 +206,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
 if CELERY_BROKER_URL.startswith("filesystem"):
     for _folder in ("queue", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+# Classifier fits: a fit heartbeats every CLASSIFIER_HEARTBEAT_SECONDS; one silent for
+# CLASSIFIER_STALE_SECONDS lost its worker and is fitted again, at most CLASSIFIER_MAX_ATTEMPTS
+# times in all, then failed (classifier.services_claims).
+CLASSIFIER_HEARTBEAT_SECONDS = float(envstr("CLASSIFIER_HEARTBEAT_SECONDS", "30"))
+CLASSIFIER_STALE_SECONDS = float(envstr("CLASSIFIER_STALE_SECONDS", "300"))
+CLASSIFIER_MAX_ATTEMPTS = envint("CLASSIFIER_MAX_ATTEMPTS", "2")
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -221,6 +227,8 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Re-enqueue apply shards whose worker stopped heartbeating (a killed GPU worker).
     "apply-reap-stale": {"task": "classifier.tasks.apply_reap_stale", "schedule": 60.0},
+    # Re-queue (or fail, with the reason) classifier fits whose worker stopped heartbeating.
+    "classifier-reap-stale-runs": {"task": "classifier.tasks.classifier_runs_reap_stale", "schedule": 60.0},
     # Read training logs for epoch/step/loss and detect exits of torchrun / Slurm jobs.
     "training-poll-runs": {"task": "training.tasks.poll_training_runs", "schedule": 15.0},
     # Keeps the lease table small; leasing itself ignores expired leases.
