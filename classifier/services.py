@@ -413,14 +413,16 @@ def _features_for(run: ClassifierRun, image_ids: np.ndarray, dataset_ids: np.nda
 
 
 def _stepper(run: ClassifierRun, progress: Progress) -> Callable[[float], None]:
-    delay = float(os.environ.get("DOMAINSIEVE_CLASSIFIER_STEP_DELAY", "0") or 0)
+    # Test hook only: while this file exists each step waits, so a test can act on a fit mid-way.
+    hold = os.environ.get("DOMAINSIEVE_CLASSIFIER_HOLD_FILE", "")
 
     def step(fraction: float) -> None:
         ClassifierRun.objects.filter(pk=run.pk, claim_token=run.claim_token).update(progress=fraction)
         if progress is not None:
             progress(int(fraction * 100), 100)
-        if delay:
-            time.sleep(delay)  # test hook only: lets a test kill a worker mid-fit
+        deadline = time.monotonic() + 600
+        while hold and os.path.exists(hold) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     return step
 
