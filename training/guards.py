@@ -127,11 +127,30 @@ def backend_options_check(options: Any, *, model: str) -> dict[str, Any]:
         raise DispatchRefused(f"backend_options: unknown key(s) {', '.join(unknown)}; allowed: "
                               f"{', '.join(sorted(OPTION_KEYS))}")
     out = dict(options)
+    for key in ("partition", "account", "time", "python", "workdir"):
+        if key in out and not _one_line_text(out[key]):
+            raise DispatchRefused(f"backend_options.{key}: one line of text (at most 500 characters)")
+    for key in ("setup", "sbatch"):
+        if key in out and not (isinstance(out[key], list) and all(_one_line_text(v) for v in out[key])):
+            raise DispatchRefused(f"backend_options.{key}: a list of strings, each one line")
+    if "cpus_per_task" in out and not _int_in(out["cpus_per_task"], 1, 1024):
+        raise DispatchRefused("backend_options.cpus_per_task: a whole number from 1 to 1024")
+    if "eval_datasets" in out and not (isinstance(out["eval_datasets"], list)
+                                       and all(_int_in(v, 1, 2**63 - 1) for v in out["eval_datasets"])):
+        raise DispatchRefused("backend_options.eval_datasets: a list of test set ids")
     if "env" in out:
         out["env"] = env_check(out["env"])
     if "extra_args" in out:
         out["extra_args"] = extra_args_check(out["extra_args"], model=model)
     return out
+
+
+def _one_line_text(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 500 and not any(c in value for c in "\n\r\x00")
+
+
+def _int_in(value: Any, low: int, high: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and low <= value <= high
 
 
 def env_name_allowed(name: str) -> bool:

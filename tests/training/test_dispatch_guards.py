@@ -77,10 +77,18 @@ def test_it_accepts_tuning_variables(api: type, researcher: object, media_root: 
     assert TrainingRun.objects.get().backend_options["env"]["OMP_NUM_THREADS"] == "4"
 
 
-def test_it_refuses_unknown_backend_option_keys(api: type, researcher: object, media_root: Path,
-                                                shard_sets: dict[str, Path]) -> None:
-    status, detail = _post(api, researcher, _body(shard_sets, backend_options={"environment": {"X": "1"}}))
-    assert status == 400 and "unknown key(s) environment" in detail
+@pytest.mark.parametrize("options,reason", [
+    ({"environment": {"X": "1"}}, "unknown key(s) environment"),
+    ({"cpus_per_task": "many"}, "cpus_per_task: a whole number"),
+    ({"setup": "module load cuda"}, "setup: a list of strings, each one line"),
+    ({"python": "python\nid"}, "python: one line of text"),
+    ({"eval_datasets": ["1; DROP"]}, "eval_datasets: a list of test set ids"),
+    ({"env": ["OMP_NUM_THREADS=1"]}, "env: an object of NAME: value"),
+])
+def test_it_refuses_malformed_backend_options(api: type, researcher: object, media_root: Path,
+                                              shard_sets: dict[str, Path], options: dict, reason: str) -> None:
+    status, detail = _post(api, researcher, _body(shard_sets, backend_options=options))
+    assert status == 400 and reason in detail, detail
 
 
 def test_it_never_starts_a_stored_run_with_a_forbidden_environment(tmp_path: Path) -> None:
