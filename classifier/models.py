@@ -73,6 +73,12 @@ class ClassifierRun(models.Model):
     progress = models.FloatField(default=0.0)
     error = models.TextField(blank=True, default="")
     duration_s = models.FloatField(null=True, blank=True)
+    # Exactly one worker fits a run: it claims the row with a fresh token (classifier.services.runs_claim)
+    # and heartbeats while it fits; a stale heartbeat means its worker died.
+    claim_token = models.CharField(max_length=32, blank=True, default="")
+    worker = models.CharField(max_length=200, blank=True, default="", help_text="host:pid of the fitting worker")
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0, help_text="fits started (a dead worker's fit counts)")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import shutil
 import time
 from collections.abc import Callable, Sequence
@@ -25,6 +26,13 @@ from classifier.ml.calibration import evaluate_model
 from classifier.ml.extractors import ExtractorError, parse_extractor
 from classifier.ml.methods import ALL_METHODS, EMBEDDING_METHODS, IMAGE_METHODS, MethodError
 from classifier.models import ClassifierRun, EmbeddingSet, JobStatus
+from classifier.services_claims import (
+    Heartbeat,
+    classifier_run_claim,
+    classifier_runs_reap_stale,
+    partial_folder,
+)
+from domainsieve.dataroots import DataRootError, resolve_in_data_roots
 from labeling.domains import DOMAINS
 from labeling.models import Dataset, Image
 
@@ -53,11 +61,18 @@ def _extractor_slug(extractor: str) -> str:
 
 
 def extractor_validate(extractor: str) -> str:
-    """The canonical extractor string; ClassifierInputError when it does not parse."""
+    """The canonical extractor string; ClassifierInputError when it does not parse, or when its
+    weights are a file outside the data roots (loading a checkpoint is running what it holds)."""
     try:
-        return str(parse_extractor(extractor))
+        spec = parse_extractor(extractor)
     except ExtractorError as exc:
         raise ClassifierInputError(str(exc)) from exc
+    if spec.weights_is_path or "/" in spec.weights or spec.weights.startswith("."):
+        try:
+            resolve_in_data_roots(spec.weights, what="extractor weights")
+        except DataRootError as exc:
+            raise ClassifierInputError(str(exc)) from exc
+    return str(spec)
 
 
 def embedding_set_get_or_create(*, dataset: Dataset, extractor: str, created_by: Any = None) -> EmbeddingSet:
@@ -266,37 +281,52 @@ def _check_hyperparameters(method: str, hp: dict[str, Any]) -> None:
 
 def classifier_run_execute(*, run_id: int, device: str = "cpu", precision: str = "fp32", batch_size: int = 64,
                            num_workers: int = 0, progress: Progress = None) -> ClassifierRun:
-    """Fit, calibrate and evaluate a queued run. A redelivered task for a finished run does nothing."""
-    with transaction.atomic():
-        run = ClassifierRun.objects.select_for_update().get(pk=run_id)
-        if run.status == JobStatus.SUCCEEDED:
-            return run
-        run.status, run.started_at, run.progress, run.error = JobStatus.RUNNING, timezone.now(), 0.0, ""
-        run.save(update_fields=["status", "started_at", "progress", "error"])
+    """Claim, fit, calibrate and evaluate a run (see ``classifier.services_claims``).
+
+    Only the claimant fits: a delivery that finds the run finished, or running with a fresh
+    heartbeat (Redis redelivering after the visibility timeout, a duplicate message, a second
+    worker), returns the run untouched and never touches the fit's working folder. A delivery
+    that finds the run stale and out of attempts fails it with the reason. Cost: the fit.
+    """
+    token = classifier_run_claim(run_id=run_id)
+    if token is None:
+        classifier_runs_reap_stale(run_id=run_id)
+        run = ClassifierRun.objects.get(pk=run_id)
+        log.info("classifier run %s not claimed: %s (worker %s)", run_id, run.status, run.worker or "-")
+        return run
+    run = ClassifierRun.objects.get(pk=run_id)
+    mine = ClassifierRun.objects.filter(pk=run_id, claim_token=token)
     final = _artifacts() / "classifier_runs" / str(run.id)
-    partial = final.with_name(f"{run.id}.partial")
-    shutil.rmtree(partial, ignore_errors=True)
+    partial = partial_folder(run.id, token)
     partial.mkdir(parents=True)
     started = time.perf_counter()
     try:
-        metrics, artifacts = _fit_and_evaluate(run, partial, device=device, precision=precision,
-                                               batch_size=batch_size, num_workers=num_workers, progress=progress)
-        (partial / "metrics.json").write_text(json.dumps(metrics))
-        shutil.rmtree(final, ignore_errors=True)
-        partial.rename(final)
+        with Heartbeat(run_id=run.id, token=token):
+            metrics, artifacts = _fit_and_evaluate(run, partial, device=device, precision=precision,
+                                                   batch_size=batch_size, num_workers=num_workers, progress=progress)
+            (partial / "metrics.json").write_text(json.dumps(metrics))
     except Exception as exc:
         shutil.rmtree(partial, ignore_errors=True)
-        ClassifierRun.objects.filter(pk=run.pk).update(status=JobStatus.FAILED, error=str(exc)[:4000],
-                                                        finished_at=timezone.now(),
-                                                        duration_s=time.perf_counter() - started)
+        if not mine.update(status=JobStatus.FAILED, error=str(exc)[:4000], finished_at=timezone.now(),
+                           claim_token="", duration_s=time.perf_counter() - started):
+            # Presumed dead meanwhile (its folder went with the takeover): the run is not ours to fail.
+            log.warning("classifier run %s: superseded fit stopped: %s", run.id, exc)
+            return ClassifierRun.objects.get(pk=run.id)
         log.exception("classifier run %s failed", run.id)
         raise
     relative = f"classifier_runs/{run.id}"
     with transaction.atomic():
-        ClassifierRun.objects.filter(pk=run.pk).update(
+        if not list(ClassifierRun.objects.select_for_update().filter(pk=run.id, claim_token=token).values_list("pk")):
+            # Presumed dead meanwhile: another claim or the reaper owns the run now.
+            shutil.rmtree(partial, ignore_errors=True)
+            log.warning("classifier run %s: fit finished after its claim was taken over; result dropped", run.id)
+            return ClassifierRun.objects.get(pk=run.id)
+        shutil.rmtree(final, ignore_errors=True)
+        partial.rename(final)
+        mine.update(
             status=JobStatus.SUCCEEDED, progress=1.0, metrics=metrics, thresholds=metrics["thresholds"],
             artifacts={k: f"{relative}/{v}" for k, v in {**artifacts, "metrics": "metrics.json"}.items()},
-            finished_at=timezone.now(), duration_s=time.perf_counter() - started)
+            finished_at=timezone.now(), duration_s=time.perf_counter() - started, claim_token="", error="")
         # Active learning: campaigns following "latest_run" re-order their queues by this run.
         # Robust: a broker hiccup is logged, never turns a finished run into an error.
         transaction.on_commit(lambda: campaign_predictions_refresh_for_run(run_id=run.id), robust=True)
@@ -383,10 +413,16 @@ def _features_for(run: ClassifierRun, image_ids: np.ndarray, dataset_ids: np.nda
 
 
 def _stepper(run: ClassifierRun, progress: Progress) -> Callable[[float], None]:
+    # Test hook only: while this file exists each step waits, so a test can act on a fit mid-way.
+    hold = os.environ.get("DOMAINSIEVE_CLASSIFIER_HOLD_FILE", "")
+
     def step(fraction: float) -> None:
-        ClassifierRun.objects.filter(pk=run.pk).update(progress=fraction)
+        ClassifierRun.objects.filter(pk=run.pk, claim_token=run.claim_token).update(progress=fraction)
         if progress is not None:
             progress(int(fraction * 100), 100)
+        deadline = time.monotonic() + 600
+        while hold and os.path.exists(hold) and time.monotonic() < deadline:
+            time.sleep(0.1)
 
     return step
 

@@ -8,7 +8,7 @@ import os
 
 from celery import shared_task
 
-from classifier import services
+from classifier import services, services_claims
 
 
 def _device() -> str:
@@ -28,11 +28,18 @@ def embed_task(embedding_set_id: int) -> None:
                                    precision="amp" if device == "cuda" else "fp32", num_workers=_num_workers())
 
 
-@shared_task(acks_late=True)
+@shared_task(acks_late=True, reject_on_worker_lost=True)
 def train_task(run_id: int) -> None:
+    # Safe to deliver twice: only the worker that claims the run fits it (services_claims).
     device = _device()
     services.classifier_run_execute(run_id=run_id, device=device, precision="amp" if device == "cuda" else "fp32",
                                     num_workers=_num_workers())
+
+
+@shared_task(name="classifier.tasks.classifier_runs_reap_stale", acks_late=True, ignore_result=True)
+def classifier_runs_reap_stale_task() -> dict[str, list[int]]:
+    """Beat, every minute: fits whose worker died are queued again or failed with the reason."""
+    return services_claims.classifier_runs_reap_stale()
 
 
 @shared_task(acks_late=True)

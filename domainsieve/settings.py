@@ -55,6 +55,13 @@ def _local_secret_key() -> str:
 
 
 SECRET_KEY = envsecret("DJANGO_SECRET_KEY") or _local_secret_key()
+# The value .env.example ships: a copy left unedited must not sign production sessions.
+PLACEHOLDER_SECRET_KEYS = frozenset({"change-me-to-a-long-random-string"})
+if not DEBUG and SECRET_KEY in PLACEHOLDER_SECRET_KEYS:
+    raise ImproperlyConfigured(
+        "DJANGO_SECRET_KEY is still the .env.example placeholder; set a long random value (e.g. "
+        "`python -c 'import secrets; print(secrets.token_urlsafe(50))'`) or DJANGO_SECRET_KEY_FILE, "
+        "or unset it to use the per-checkout key under var/")
 ALLOWED_HOSTS = [h for h in envstr("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",") if h]
 CSRF_TRUSTED_ORIGINS = [o for o in envstr("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
@@ -158,6 +165,9 @@ TRAIN_HOST_LOST_SECONDS = float(envstr("TRAIN_HOST_LOST_SECONDS", "120"))
 TRAIN_LOCAL_STANDIN = envstr("TRAIN_LOCAL_STANDIN", "")
 # Server-side folders that imports may read from; anything outside them is refused.
 IMPORT_ROOTS = [Path(p) for p in envstr("IMPORT_ROOTS", str(VAR_DIR)).split(os.pathsep) if p]
+# Server folders jobs may read (training shards, checkpoints, extractor weights), symlinks followed;
+# empty: ARTIFACTS_ROOT, MEDIA_ROOT and IMPORT_ROOTS (domainsieve.dataroots).
+DATA_ROOTS = [Path(p) for p in envstr("DATA_ROOTS", "").split(os.pathsep) if p]
 THUMBNAIL_SIZE = envint("THUMBNAIL_SIZE", "256")
 IMPORT_WORKERS = envint("IMPORT_WORKERS", str(os.cpu_count() or 1))
 # Decompression-bomb guard: images above this many pixels are rejected, not decoded.
@@ -214,6 +224,12 @@ CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = (
 if CELERY_BROKER_URL.startswith("filesystem"):
     for _folder in ("queue", "control"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
+# Classifier fits: a fit heartbeats every CLASSIFIER_HEARTBEAT_SECONDS; one silent for
+# CLASSIFIER_STALE_SECONDS lost its worker and is fitted again, at most CLASSIFIER_MAX_ATTEMPTS
+# times in all, then failed (classifier.services_claims).
+CLASSIFIER_HEARTBEAT_SECONDS = float(envstr("CLASSIFIER_HEARTBEAT_SECONDS", "30"))
+CLASSIFIER_STALE_SECONDS = float(envstr("CLASSIFIER_STALE_SECONDS", "300"))
+CLASSIFIER_MAX_ATTEMPTS = envint("CLASSIFIER_MAX_ATTEMPTS", "2")
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
@@ -229,6 +245,8 @@ CELERY_TASK_ROUTES = {
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     # Re-enqueue apply shards whose worker stopped heartbeating (a killed GPU worker).
     "apply-reap-stale": {"task": "classifier.tasks.apply_reap_stale", "schedule": 60.0},
+    # Re-queue (or fail, with the reason) classifier fits whose worker stopped heartbeating.
+    "classifier-reap-stale-runs": {"task": "classifier.tasks.classifier_runs_reap_stale", "schedule": 60.0},
     # Read training logs for epoch/step/loss and detect exits of torchrun / Slurm jobs.
     "training-poll-runs": {"task": "training.tasks.poll_training_runs", "schedule": 15.0},
     # Keeps the lease table small; leasing itself ignores expired leases.
@@ -247,6 +265,17 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the ES modules read it to send X-CSRFToken
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
-if envbool("HTTPS", "false"):
+# Behind TLS (a proxy that sets X-Forwarded-Proto): HSTS, redirect to https, cookies only over
+# https. `manage.py check --deploy` passes with the production settings of docs/operations.md.
+HTTPS = envbool("HTTPS", "false")
+if HTTPS:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = True
+    # Trusted only because HTTPS=true promises a TLS proxy in front that overwrites this header.
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    # Container health probes speak plain HTTP to the web process directly.
+    SECURE_REDIRECT_EXEMPT = [r"^api/v1/health/$"]
+    SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", str(365 * 24 * 3600))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", "true")
+    SECURE_HSTS_PRELOAD = envbool("SECURE_HSTS_PRELOAD", "true")

@@ -20,6 +20,7 @@ from .backends import BackendError, get_backend
 from .backends import local as local_backend
 from .backends import slurm as slurm_backend
 from .backends.logparse import checkpoint_complete, list_checkpoints, parse_progress, read_tail
+from .guards import DispatchRefused, backend_options_check, model_name_ok, training_shards_check
 from .mixtures import MixtureError, MixturePlan, Source, plan_mixture, preset_sources
 from .models import TrainingRun
 from .placement import (
@@ -67,8 +68,13 @@ def mixture_plan(*, mixture: dict[str, Any]) -> MixturePlan:
                     ratio=None if item.get("ratio") is None else float(item["ratio"]),
                     count=None if item.get("count") is None else int(item["count"])))
             total = mixture.get("total")
+        for source in sources:
+            # Before anything is counted or opened: every shard inside the data roots.
+            training_shards_check(source.shards, what=f"mixture source {source.name!r}")
         return plan_mixture(sources, total=None if total is None else int(total),
                             allow_repeats=bool(mixture.get("allow_repeats", False)))
+    except DispatchRefused as exc:
+        raise TrainingInputError(str(exc)) from exc
     except (MixtureError, TypeError, ValueError) as exc:
         raise TrainingInputError(f"mixture: {exc}") from exc
 
@@ -118,6 +124,12 @@ def training_run_build(*, name: str, mixture: dict[str, Any], model: str = "ViT-
     if backend == "local" and nodes != 1:
         raise TrainingInputError(f"nodes: the local backend places a run on one GPU host, not {nodes}; for several "
                                  "nodes use backend slurm, which queues multi-node jobs on the cluster")
+    if not model_name_ok(model):
+        raise TrainingInputError("model: an open_clip architecture name (letters, digits, '_', '.', '-')")
+    try:
+        backend_options = backend_options_check(backend_options or {}, model=model)
+    except DispatchRefused as exc:
+        raise TrainingInputError(str(exc)) from exc
     try:
         split = split_batch(global_batch=global_batch, gpus=gpus, nodes=nodes, per_gpu_batch=per_gpu_batch,
                             max_per_gpu_batch=max_per_gpu_batch)
@@ -201,8 +213,9 @@ def training_run_launch(*, run_id: int) -> TrainingRun:
         run.save(update_fields=["status", "attempts", "updated_at"])
     backend = get_backend(run.backend)
     try:
+        backend_options_check(run.backend_options or {}, model=run.model)
         launched = backend.launch(run)
-    except BackendError as exc:
+    except (BackendError, DispatchRefused) as exc:
         with transaction.atomic():
             run.status = TrainingRun.Status.FAILED
             run.error = str(exc)
@@ -372,6 +385,10 @@ def training_run_resume(*, run: TrainingRun) -> TrainingRun:
             slurm_backend.check_available()
         except BackendError as exc:
             raise TrainingInputError(str(exc)) from exc
+    try:
+        backend_options_check(run.backend_options or {}, model=run.model)
+    except DispatchRefused as exc:
+        raise TrainingInputError(str(exc)) from exc
     _set_aside_torn_checkpoints(run)
     _render_command(run, resume=True)
     run.status = TrainingRun.Status.QUEUED

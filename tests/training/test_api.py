@@ -48,6 +48,9 @@ def test_it_previews_the_exact_command_with_paper_defaults(api: type, researcher
 ])
 def test_it_refuses_bad_input_before_launching(api: type, researcher: object, media_root: Path,
                                                shard_sets: dict[str, Path], extra: dict, message: str) -> None:
+    if extra.get("mixture", {}).get("natural") == "N":  # a missing shard set inside the data roots
+        missing = str(media_root.parent / "N")
+        extra = {"mixture": {**extra["mixture"], "natural": missing, "rendition": missing}}
     out = api(researcher).post("/api/v1/training-runs/", _body(shard_sets, **extra), format="json")
     assert out.status_code == 400 and message in out.json()["detail"], out.content
     assert not TrainingRun.objects.exists()

@@ -17,6 +17,7 @@ from typing import Any
 
 from django.conf import settings
 
+from ..guards import DispatchRefused, env_check
 from . import BackendError, Launched, Polled
 
 MARK_HOST = "DOMAINSIEVE_TRAIN_HOST"
@@ -97,7 +98,11 @@ def launch(run: Any) -> Launched:
     base = str(settings.BASE_DIR)
     env["PYTHONPATH"] = base + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
     env["PYTHONUNBUFFERED"] = "1"
-    env.update({str(k): str(v) for k, v in (run.backend_options or {}).get("env", {}).items()})
+    try:
+        # Checked when the run was made; again here, where the process starts.
+        env.update(env_check((run.backend_options or {}).get("env", {})))
+    except DispatchRefused as exc:
+        raise BackendError(str(exc)) from exc
     env.update(_placement_env(run))  # after the run's own env: the allocation always wins
     command = list(run.command)
     if Path(command[0]).name == "torchrun" and not Path(command[0]).exists():

@@ -15,6 +15,7 @@ from django.db import transaction
 
 from labeling.models import Dataset
 
+from ..guards import DispatchRefused, checkpoint_path_check, looks_like_path, model_name_ok
 from ..models import EvalResult, TrainingRun
 from ..specs import MODEL_CONFIG_DIR
 
@@ -98,8 +99,14 @@ def zeroshot_requests_build(*, training_run: int | None = None, model: str = "",
                 for c in _checkpoints_of(run, list(epochs or []))]
     if not model or not checkpoint:
         raise ZeroShotInputError("give a training run, or a model and a checkpoint path or pretrained tag")
-    if "/" in checkpoint and not Path(checkpoint).exists():
-        raise ZeroShotInputError(f"checkpoint {checkpoint} does not exist")
+    if not model_name_ok(model):
+        raise ZeroShotInputError("model: an open_clip architecture name (letters, digits, '_', '.', '-')")
+    if looks_like_path(checkpoint):
+        # torch.load of a file is code the app runs: only files inside the data roots.
+        try:
+            checkpoint_path_check(checkpoint, what="checkpoint")
+        except DispatchRefused as exc:
+            raise ZeroShotInputError(str(exc)) from exc
     return [{**base, "training_run": None, "model": model, "checkpoint": checkpoint, "epoch": None}]
 
 
