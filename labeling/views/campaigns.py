@@ -27,6 +27,7 @@ from labeling.selectors.mywork import MyLabelsFilterError, my_labels_filters, my
 from labeling.services.campaigns import (
     CampaignError,
     campaign_create,
+    campaign_set_members,
     campaign_set_status,
     campaign_update_settings,
 )
@@ -132,6 +133,8 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
             "description": campaign.description, "guidelines": campaign.guidelines, "gold_rate": campaign.gold_rate,
             "lease_minutes": campaign.lease_minutes, "final_label_rule": campaign.final_label_rule}),
         "status_actions": [a for a, (_, allowed) in STATUS_ACTIONS.items() if campaign.status in allowed],
+        "members_form": CampaignMembersForm(initial={"members": campaign.members.all(),
+                                                     "member_groups": campaign.member_groups.all()}),
     })
 
 
@@ -151,6 +154,15 @@ class CampaignSettingsForm(forms.Form):
             if isinstance(data.get(name), str):
                 data[name] = data[name].replace("\r\n", "\n")
         return data
+
+
+class CampaignMembersForm(forms.Form):
+    members = forms.ModelMultipleChoiceField(
+        queryset=get_user_model().objects.filter(is_active=True, groups__name=ANNOTATOR).order_by("username"),
+        required=False, widget=forms.CheckboxSelectMultiple, label="Members",
+        help_text="who may label it; with no members and no groups, every annotator")
+    member_groups = forms.ModelMultipleChoiceField(queryset=Group.objects.order_by("name"), required=False,
+                                                   widget=forms.CheckboxSelectMultiple, label="Member groups")
 
 
 STATUS_ACTIONS = {  # button -> (new status, allowed from)
@@ -176,6 +188,25 @@ def campaign_settings(request: HttpRequest, campaign_id: int) -> HttpResponse:
         messages.error(request, f"Not saved: {error}")
     else:
         messages.success(request, f"Saved: {', '.join(sorted(changes))}." if changes else "Nothing changed.")
+    return redirect("campaign-detail", campaign_id=campaign.id)
+
+
+@role_required(RESEARCHER)
+@require_POST
+def campaign_members(request: HttpRequest, campaign_id: int) -> HttpResponse:
+    campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
+    form = CampaignMembersForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Not saved: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))
+        return redirect("campaign-detail", campaign_id=campaign.id)
+    try:
+        campaign_set_members(campaign=campaign, members=form.cleaned_data["members"],
+                             member_groups=form.cleaned_data["member_groups"])
+    except CampaignError as error:
+        messages.error(request, f"Not saved: {error}")
+    else:
+        who = len(form.cleaned_data["members"]) + len(form.cleaned_data["member_groups"])
+        messages.success(request, "Members saved." if who else "Members saved: open to every annotator.")
     return redirect("campaign-detail", campaign_id=campaign.id)
 
 
@@ -272,6 +303,7 @@ urlpatterns = [
     path("campaigns/<int:campaign_id>/predictions/", campaign_predictions, name="campaign-predictions"),
     path("campaigns/<int:campaign_id>/settings/", campaign_settings, name="campaign-settings"),
     path("campaigns/<int:campaign_id>/status/", campaign_status, name="campaign-status"),
+    path("campaigns/<int:campaign_id>/members/", campaign_members, name="campaign-members"),
     path("campaigns/<int:campaign_id>/grid/", campaign_grid, name="campaign-grid"),
     path("campaigns/<int:campaign_id>/single/", campaign_single, name="campaign-single"),
 ]

@@ -73,3 +73,35 @@ def test_it_edits_settings_and_status_from_the_campaign_page(browser: Any, page:
     page.wait_for_selector("text=The campaign is finished now.")
     assert page.locator(".status-actions button").all_inner_texts() == ["Reopen", "Archive"]
     other.context.close()
+
+
+def test_it_edits_members_from_the_campaign_page(browser: Any, page: Any, live_server: Any, researcher: object,
+                                                 annotator: object, annotator2: object, transactional_db: None,
+                                                 media_root: object) -> None:
+    ds = make_dataset(name="pool")
+    make_images(dataset=ds, n=20)
+    campaign = campaign_create(name="Members", datasets=[ds], k=1, user=researcher)
+    login(page, live_server.url, "res", "res-pw")
+    page.goto(f"{live_server.url}/campaigns/{campaign.id}/")
+    page.click("text=Edit members")
+    page.check("#members-form input[name=members][value='%d']" % annotator2.pk)
+    page.click("#members-form button[type=submit]")
+    page.wait_for_selector("text=Members saved.")
+    assert list(campaign.members.values_list("username", flat=True)) == ["ann2"]
+    assert "ann2" in page.locator(".settings dd").nth(1).inner_text()
+
+    # ann is no member now: the campaign is gone from their list and its grid answers 404.
+    other = browser.new_context().new_page()
+    login(other, live_server.url, "ann", "ann-pw")
+    other.goto(f"{live_server.url}/campaigns/")
+    assert other.locator(f"[data-campaign='{campaign.id}']").count() == 0
+    assert other.goto(f"{live_server.url}/campaigns/{campaign.id}/grid/").status == 404
+
+    # Emptying the members opens it to every annotator again.
+    page.click("text=Edit members")
+    page.uncheck("#members-form input[name=members][value='%d']" % annotator2.pk)
+    page.click("#members-form button[type=submit]")
+    page.wait_for_selector("text=Members saved: open to every annotator.")
+    assert other.goto(f"{live_server.url}/campaigns/{campaign.id}/grid/").status == 200
+    other.wait_for_selector("body[data-ready='1']")  # its lease request has finished
+    other.context.close()
