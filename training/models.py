@@ -58,6 +58,8 @@ class TrainingRun(models.Model):
     checkpoints = models.JSONField(default=list, blank=True, help_text="[{epoch, path, bytes}]")
     cancel_requested = models.BooleanField(default=False)
     attempts = models.PositiveIntegerField(default=0)
+    evaluations_pending = models.PositiveIntegerField(
+        default=0, help_text="zero-shot evaluation requests queued and not finished (the page polls while > 0)")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

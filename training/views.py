@@ -11,9 +11,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from classifier.services_reshard import resharded_shard_sets
 from domainsieve.auth import RESEARCHER, role_required
 from labeling.models import Dataset
 
+from .defaults import run_form_initial
 from .mixtures import preset_names
 from .models import EvalResult, TrainingRun
 from .results import COLUMNS, detail_csv, figure3_svgs, table2, table2_csv
@@ -81,7 +83,11 @@ class RunForm(forms.Form):
 
 @role_required(RESEARCHER)
 def run_list_page(request: HttpRequest) -> HttpResponse:
-    form = RunForm(request.POST or None)
+    # Shards can come from a run's "train on it" link (?natural=/path/to/resharded/subset).
+    picked = {k: request.GET[k] for k in ("natural", "rendition", "pool") if request.GET.get(k)}
+    form = RunForm(request.POST or None, initial={**run_form_initial(), **picked})
+    for name in ("natural", "rendition", "pool"):
+        form.fields[name].widget.attrs["list"] = "shard-sets"
     preview = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -94,7 +100,8 @@ def run_list_page(request: HttpRequest) -> HttpResponse:
         except TrainingInputError as exc:
             form.add_error(None, str(exc))
     return render(request, "training/runs.html", {"runs": training_run_list()[:200], "form": form,
-                                                  "preview": preview})
+                                                  "preview": preview, "shard_sets": resharded_shard_sets()},
+                  status=400 if form.errors else 200)
 
 
 @role_required(RESEARCHER)
