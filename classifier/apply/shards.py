@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from domainsieve.shards import NotAShardError, check_tar_shards, expand_spec
+from domainsieve.shards import expand_spec
 
 IMAGE_EXTS = ("jpg", "jpeg", "png", "webp")
 
@@ -48,10 +48,6 @@ def expand_shards(pattern: str) -> list[Path]:
     unique = sorted({str(Path(p).resolve()) for p in expansion.found})
     if not unique:
         raise ShardPatternError(f"pattern {pattern!r} names no shard")
-    try:
-        check_tar_shards(unique)
-    except NotAShardError as exc:
-        raise ShardPatternError(str(exc)) from None
     return [Path(p) for p in unique]
 
 
