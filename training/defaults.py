@@ -2,7 +2,10 @@
 finishes in minutes on a laptop CPU where it has not (README: "CPU quick start")."""
 from __future__ import annotations
 
+import os
+import shutil
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 # The paper's recipe (ViT-B-32, 32 epochs, global batch 16,384 on 8 GPUs) is the form's own initial.
@@ -16,16 +19,14 @@ CPU_FORM_DEFAULTS: dict[str, Any] = {
 
 @lru_cache(maxsize=1)
 def cuda_available() -> bool:
-    """Whether this web host sees a CUDA device. Asked once per process, at the first form shown
-    (not at import time), through NVML where torch can, so no CUDA context is made here."""
-    import os
-
-    os.environ.setdefault("PYTORCH_NVML_BASED_CUDA_CHECK", "1")
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - torch is a dependency
+    """Whether this host has an NVIDIA GPU it may use: the driver's files, not torch, so the web
+    process neither pays torch's import nor touches CUDA. ``CUDA_VISIBLE_DEVICES=""`` (or -1)
+    means none. Asked once per process, at the first form shown."""
+    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is not None and visible.strip() in ("", "-1"):
         return False
-    return bool(torch.cuda.is_available())
+    return (Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists()
+            or shutil.which("nvidia-smi") is not None)
 
 
 def run_form_initial() -> dict[str, Any]:

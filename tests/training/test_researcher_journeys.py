@@ -137,3 +137,29 @@ def test_it_counts_queued_evaluations_on_the_run(tmp_path: Path, media_root: Pat
     out = zeroshot_request_enqueue(training_run=run.id, datasets=[testset.id])
     run.refresh_from_db()
     assert out["queued"] == 2 and run.evaluations_pending == 2
+
+
+@pytest.mark.e2e
+def test_it_updates_the_runs_table_while_runs_train(transactional_db: None, live_server: Any, page: Any,
+                                                    researcher: Any, tmp_path: Path) -> None:
+    from playwright.sync_api import expect
+
+    run = TrainingRun.objects.create(name="training-now", logs_dir=str(tmp_path), status="running", epoch=0)
+    login(page, live_server.url, "res", "res-pw")
+    page.goto(f"{live_server.url}/training/")
+    row = page.locator(f"#runs tr[data-run='{run.id}']")
+    TrainingRun.objects.filter(pk=run.pk).update(epoch=3, loss=1.23456, checkpoints=[{"epoch": 3, "path": "/c"}])
+    expect(row.locator("[data-field=epoch]")).to_have_text("3", timeout=15_000)
+    assert row.locator("[data-field=loss]").inner_text() == "1.2346"
+    TrainingRun.objects.filter(pk=run.pk).update(status="succeeded")
+    expect(row.locator("[data-field=status]")).to_have_text("succeeded", timeout=15_000)
+
+
+def test_it_reads_no_gpu_from_an_empty_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:
+    defaults.cuda_available.cache_clear()
+    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    try:
+        assert defaults.cuda_available() is False
+        assert defaults.run_form_initial()["device"] == "cpu"
+    finally:
+        defaults.cuda_available.cache_clear()
