@@ -131,7 +131,6 @@ def clean_list(request: HttpRequest) -> HttpResponse:
     cleans = list(CleanTestset.objects.select_related("source", "result")[:200])
     return render(request, "classifier/clean_list.html", status=400 if request.method == "POST" else 200, context={
         "cleans": cleans, "heads": _heads(request), "testsets": Dataset.objects.filter(kind=Dataset.Kind.TESTSET),
-        "refresh": any(c.status in ("pending", "running") for c in cleans),
     })
 
 

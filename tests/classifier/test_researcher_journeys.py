@@ -165,3 +165,44 @@ def test_it_reshards_on_a_default_queue_worker(worker_env: dict[str, str], media
     reshard.refresh_from_db()
     assert (reshard.status, reshard.samples, reshard.shards, reshard.done, reshard.total) == ("done", len(uids), 3, 2, 2)
     assert sorted(p.name for p in Path(reshard.out_dir).glob("*.tar")) == ["00000.tar", "00001.tar", "00002.tar"]
+
+
+@pytest.mark.e2e
+def test_it_follows_apply_and_clean_jobs_live(transactional_db: None, live_server: Any, page: Any,
+                                              researcher: Any, media_root: Path) -> None:
+    from django.utils import timezone
+
+    from classifier.models import ApplyShard, CleanTestset
+    from tests.factories import make_dataset
+
+    job = ApplyJob.objects.create(name="live", pattern="/x/{0..1}.tar", extractor="x", natural_head_path="x",
+                                  rendition_head_path="x", status="running", shards_total=2,
+                                  started_at=timezone.now())
+    shards = [ApplyShard.objects.create(job=job, index=i, path=f"/x/{i}.tar", out_path=f"/o/{i}.parquet")
+              for i in range(2)]
+    clean = CleanTestset.objects.create(source=make_dataset(kind="testset", expected_domain="rendition"),
+                                        result_name="sketch (clean)", extractor="x", natural_head_path="x",
+                                        rendition_head_path="x", status="running",
+                                        thresholds={"natural": 0.912345678, "rendition": 0.5})
+    login(page, live_server.url, "res", "res-pw")
+    page.goto(f"{live_server.url}/classifier/apply/")
+    page.fill("#apply-form [name=name]", "typed, not lost")
+    row = page.locator(f"#apply-jobs tr[data-job='{job.id}']")
+    ApplyShard.objects.filter(pk=shards[0].pk).update(status="done", rows=6)
+    expect(row.locator("[data-live='progress.rows']")).to_have_text("6")
+    ApplyJob.objects.filter(pk=job.pk).update(status="cancelled")
+    expect(row.locator("[data-live=status]")).to_have_text("cancelled")
+    assert page.locator("#apply-form [name=name]").input_value() == "typed, not lost"  # a list row never reloads
+
+    ApplyJob.objects.filter(pk=job.pk).update(status="running")
+    page.goto(f"{live_server.url}/classifier/apply/{job.id}/")
+    ApplyShard.objects.filter(pk=shards[1].pk).update(status="done", rows=4)
+    expect(page.locator("#progress [data-live='progress.rows']")).to_have_text("10")
+    expect(page.locator("#progress span[data-live='progress.shards.done']")).to_have_text("2")
+
+    page.goto(f"{live_server.url}/classifier/clean/{clean.id}/")
+    assert "natural ≥ 0.912" in page.locator("#clean-live").inner_text()
+    CleanTestset.objects.filter(pk=clean.pk).update(status="done", counts={"images": 3, "images_total": 4,
+                                                                           "images_pct": 75.0, "classes": 2,
+                                                                           "classes_total": 2})
+    expect(page.locator("#clean-live")).to_contain_text("3 of 4 images")  # reloaded when the job ended

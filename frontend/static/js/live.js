@@ -1,6 +1,7 @@
 // Live status of a job page (classifier run, apply job, clean job, ...): while the job is active,
 // polls its JSON endpoint and fills the elements marked data-live="path.in.json"; once the job
-// has ended, reloads the page so its tables (metrics, summaries, actions) match the final state.
+// has ended, reloads the page so its tables (metrics, summaries, actions) match the final state
+// (or, with data-live-reload="0", just stops).
 //   <section data-live-url="/api/v1/classifier-runs/5/" data-live-status="running"
 //            data-live-active="queued,running">
 //     <b data-live="status"></b> <span data-live="progress" data-format="percent"></span>
@@ -44,7 +45,9 @@ function watch(root) {
       fill(root, data);
       root.dataset.liveStatus = data.status;
       if (!active.has(data.status)) {
-        window.location.reload();
+        // Rows of a list page that holds a form (data-live-reload="0") only stop: a reload would
+        // throw away what the user is typing.
+        if (root.dataset.liveReload !== "0") window.location.reload();
         return;
       }
       setTimeout(tick, POLL_MS);
