@@ -163,3 +163,20 @@ def test_it_reads_no_gpu_from_an_empty_cuda_visible_devices(monkeypatch: pytest.
         assert defaults.run_form_initial()["device"] == "cpu"
     finally:
         defaults.cuda_available.cache_clear()
+
+
+@pytest.mark.django_db
+def test_it_gives_each_run_one_colour_in_both_figure3_charts() -> None:
+    import re
+
+    from tests.training.results_data import make_evaluated_runs
+    from training.results import figure3_svgs, table2
+
+    figures = figure3_svgs(table2(runs=make_evaluated_runs()), clean=True)
+
+    def marker_fills(svg: str) -> set[str]:
+        return set(re.findall(r'<use xlink:href="#[^"]+" x="[^"]+" y="[^"]+" style="fill: (#[0-9a-f]{6})', svg))
+
+    ratio, added = marker_fills(figures["ratio"]), marker_fills(figures["added"])
+    assert len(ratio) >= 4 and added and added <= ratio  # (b) reuses each run's colour from (a)
+    assert "mean top-1 (clean) %" in figures["added"] and "natural test sets, mean top-1 (clean) %" in figures["ratio"]
