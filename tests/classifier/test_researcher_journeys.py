@@ -206,3 +206,30 @@ def test_it_follows_apply_and_clean_jobs_live(transactional_db: None, live_serve
                                                                            "images_pct": 75.0, "classes": 2,
                                                                            "classes_total": 2})
     expect(page.locator("#clean-live")).to_contain_text("3 of 4 images")  # reloaded when the job ended
+
+
+@pytest.mark.django_db
+def test_it_refuses_non_tar_shards_in_the_api_and_the_reshard_command(api: Any, researcher: Any,
+                                                                      media_root: Path) -> None:
+    from django.core.management import call_command
+    from django.core.management.base import CommandError
+
+    from tests.classifier.apply_factories import make_run_pair
+
+    natural, rendition = make_run_pair(Path(settings.ARTIFACTS_ROOT))
+    root = media_root.parent
+    uid_list = root / "subset.npy"
+    save_uid_list(uid_list, ["cd" * 16])
+    (root / "mixed").mkdir()
+    write_shards(root / "mixed", 1, n=2)
+    (root / "mixed" / "scores.parquet").write_bytes(b"PAR1")
+    (root / "renamed").mkdir()
+    (root / "renamed" / "00000.tar").write_bytes(b"PAR1" * 200)
+    for shards, reason in ((str(uid_list), "is a uid list (.npy)"), (f"{root}/mixed/*", "is not a webdataset shard"),
+                           (str(root / "renamed"), "is named like a tar but is not one")):
+        response = api(researcher).post("/api/v1/apply-jobs/", {"natural_run": natural.id, "rendition_run": rendition.id,
+                                                                "shards": shards}, format="json")
+        assert response.status_code == 400 and reason in response.json()["detail"], response.content
+    assert not ApplyJob.objects.exists()
+    with pytest.raises(CommandError, match="uid list"):
+        call_command("reshard", "--ids", str(uid_list), "--shards", str(uid_list), "--out", str(root / "out"))
