@@ -18,7 +18,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from classifier.apply.clean import table11_csv
-from classifier.models import ApplyJob, ClassifierRun, CleanTestset, EmbeddingSet
+from classifier.models import ApplyJob, ClassifierRun, CleanTestset, EmbeddingSet, ReshardJob
 from classifier.services_apply import (
     ApplyError,
     apply_job_cancel,
@@ -31,6 +31,7 @@ from classifier.services_apply import (
     get_clean_for_user,
     head_spec_from_runs,
 )
+from classifier.services_reshard import reshard_get, reshard_job_create
 from domainsieve.auth import IsResearcher
 from labeling.models import Dataset
 
@@ -171,7 +172,54 @@ class CleanDetailApi(APIView):
         return Response(CleanOut(get_clean_for_user(user=request.user, clean_id=clean_id)).data)
 
 
+class ReshardOut(serializers.ModelSerializer):
+    class Meta:
+        model = ReshardJob
+        fields = ["id", "apply_job", "subset", "shard_size", "out_dir", "status", "done", "total", "samples", "shards",
+                  "pattern", "error", "created_at", "started_at", "finished_at"]
+
+
+class ReshardIn(serializers.Serializer):
+    subset = serializers.CharField(max_length=32, help_text="natural_strict, rendition_strict, natural_default, ...")
+    shard_size = serializers.IntegerField(min_value=1, max_value=1_000_000, default=10_000)
+
+
+class ApplyJobReshardApi(APIView):
+    """POST queues webdataset shards of one subset of a finished apply job (201; an existing one
+    is returned with 200); GET lists the job's reshards."""
+
+    permission_classes = [IsResearcher]
+
+    @extend_schema(responses=ReshardOut(many=True))
+    def get(self, request: Request, job_id: int) -> Response:
+        job = get_apply_job_for_user(user=request.user, job_id=job_id)
+        return Response(ReshardOut(job.reshards.order_by("id"), many=True).data)
+
+    @extend_schema(request=ReshardIn, responses={201: ReshardOut, 200: ReshardOut})
+    def post(self, request: Request, job_id: int) -> Response:
+        job = get_apply_job_for_user(user=request.user, job_id=job_id)
+        data = ReshardIn(data=request.data)
+        data.is_valid(raise_exception=True)
+        before = set(job.reshards.exclude(status="failed").values_list("id", flat=True))
+        try:
+            reshard = reshard_job_create(apply_job=job, created_by=request.user, **data.validated_data)
+        except ApplyError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        code = status.HTTP_200_OK if reshard.id in before else status.HTTP_201_CREATED
+        return Response(ReshardOut(reshard).data, status=code)
+
+
+class ReshardDetailApi(APIView):
+    permission_classes = [IsResearcher]
+
+    @extend_schema(responses=ReshardOut)
+    def get(self, request: Request, reshard_id: int) -> Response:
+        return Response(ReshardOut(reshard_get(reshard_id=reshard_id)).data)
+
+
 urlpatterns = [
+    path("apply-jobs/<int:job_id>/reshard/", ApplyJobReshardApi.as_view(), name="api-apply-job-reshard"),
+    path("reshards/<int:reshard_id>/", ReshardDetailApi.as_view(), name="api-reshard"),
     path("apply-jobs/", ApplyJobListApi.as_view(), name="api-apply-jobs"),
     path("apply-jobs/<int:job_id>/", ApplyJobDetailApi.as_view(), name="api-apply-job"),
     path("apply-jobs/<int:job_id>/cancel/", ApplyJobCancelApi.as_view(), name="api-apply-job-cancel"),

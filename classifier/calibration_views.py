@@ -17,7 +17,13 @@ def run_report_context(run: ClassifierRun) -> dict[str, Any]:
                "per_dataset": [(g, v[c]) for g, v in sorted(m.get("per_dataset", {}).items()) if c in v]}
         rows.append(row)
     confusion = m.get("confusion")
+    heads = {c: (run.thresholds or {}).get(c) is not None for c in ("natural", "rendition")}
+    apply_query = "&".join(f"{c}_run={run.id}" for c, usable in heads.items() if usable)
+    others = (ClassifierRun.objects.filter(status="succeeded").exclude(pk=run.pk)
+              .order_by("-id").values_list("id", flat=True)[:5])
     return {"run": run, "rows": rows, "confusion": confusion,
+            "apply_query": apply_query if run.status == "succeeded" else "",
+            "compare_runs": ",".join(str(i) for i in [run.id, *others]),
             "confusion_rows": list(zip(confusion["classes"], confusion["test"], strict=True)) if confusion else [],
             "curves": {f"run {run.id} {run.method}": m.get("pr_test", {})}}
 

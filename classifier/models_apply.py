@@ -9,7 +9,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-__all__ = ["ApplyJob", "ApplyShard", "CleanTestset"]
+__all__ = ["ApplyJob", "ApplyShard", "CleanTestset", "ReshardJob"]
 
 
 class ApplyJob(models.Model):
@@ -136,3 +136,38 @@ class CleanTestset(models.Model):
 
     def __str__(self) -> str:
         return f"clean {self.source_id} -> {self.result_name}: {self.status}"
+
+
+class ReshardJob(models.Model):
+    """Webdataset shards of one subset of a finished apply job (its sorted uid list), written by a
+    ``default`` worker so the Training form can pick them. Progress: source shards read."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    apply_job = models.ForeignKey(ApplyJob, on_delete=models.CASCADE, related_name="reshards")
+    subset = models.CharField(max_length=32, help_text="natural_strict, rendition_default, ...")
+    shard_size = models.PositiveIntegerField(default=10_000)
+    out_dir = models.CharField(max_length=500)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    done = models.PositiveIntegerField(default=0, help_text="source shards read")
+    total = models.PositiveIntegerField(default=0, help_text="source shards to read")
+    samples = models.PositiveBigIntegerField(default=0)
+    shards = models.PositiveIntegerField(default=0, help_text="shards written")
+    pattern = models.TextField(blank=True, default="", help_text="brace pattern of the written shards")
+    error = models.TextField(blank=True, default="")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [models.UniqueConstraint(fields=["apply_job", "subset"], name="reshardjob_unique_subset")]
+
+    def __str__(self) -> str:
+        return f"reshard {self.subset} of apply job {self.apply_job_id}: {self.status}"

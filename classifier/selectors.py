@@ -29,3 +29,36 @@ def embedding_sets_for_user(*, user: Any) -> QuerySet[EmbeddingSet]:
     if not has_role(user, RESEARCHER):
         return EmbeddingSet.objects.none()
     return EmbeddingSet.objects.select_related("dataset")
+
+
+HEADS = ("natural", "rendition")
+
+
+def head_unusable_reason(*, run: ClassifierRun, head: str) -> str:
+    """Why ``run`` cannot serve as the ``head`` classifier of an apply job or a cleaning ("" when it
+    can): the same rules ``head_spec_from_runs`` enforces, said for a form."""
+    if run.status != "succeeded":
+        return f"is {run.status}, not finished"
+    if head not in (run.classes or []):
+        trained = ", ".join(run.classes or []) or "no class"
+        return f"has no {head} class (trained on {trained})"
+    if (run.thresholds or {}).get(head) is None:
+        return f"reached no {head} threshold at {run.target_precision:.0%} validation precision"
+    return ""
+
+
+def classifier_heads_for_user(*, user: Any, limit: int = 200) -> dict[str, dict[str, list[Any]]]:
+    """For each head, the recent runs that can serve it (``usable``) and, for the others, a line
+    saying why not (``missing``), so a form offers only runs that work and explains the rest."""
+    runs = list(classifier_runs_for_user(user=user).order_by("-id")[:limit])
+    out: dict[str, dict[str, list[Any]]] = {}
+    for head in HEADS:
+        usable, missing = [], []
+        for run in runs:
+            reason = head_unusable_reason(run=run, head=head)
+            if reason:
+                missing.append(f"run {run.id} {run.name} ({run.method}) {reason}".replace("  ", " "))
+            else:
+                usable.append(run)
+        out[head] = {"usable": usable, "missing": missing}
+    return out

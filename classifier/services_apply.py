@@ -47,6 +47,7 @@ from classifier.apply.scoring import FT_NEEDS_IMAGES, HeadPair, Thresholds
 from classifier.apply.shards import CorruptShardError, ShardPatternError, expand_shards
 from classifier.apply.summary import summarize_scores, table7_markdown
 from classifier.models_apply import ApplyJob, ApplyShard, CleanTestset
+from domainsieve.shards import NotAShardError, check_tar_shards
 
 log = logging.getLogger(__name__)
 
@@ -194,6 +195,11 @@ def apply_job_create(*, name: str, spec: HeadSpec, pattern: str = "", embedding_
             if outside:
                 raise ApplyError(f"{len(outside)} shard(s) lie outside the allowed folders (IMPORT_ROOTS): "
                                  f"{outside[0]}")
+        try:
+            # After the roots check: only files we may read are opened to look at their header.
+            check_tar_shards(inputs)
+        except NotAShardError as exc:
+            raise ApplyError(str(exc)) from exc
         embedding_dir = ""
     job = ApplyJob.objects.create(
         name=name or "apply", source=ApplyJob.Source.EMBEDDINGS if embedding_set else ApplyJob.Source.SHARDS,

@@ -38,3 +38,11 @@ def apply_reap_stale_task() -> int:
 @shared_task(name="classifier.tasks.clean_testset_run", **_OPTS)
 def clean_testset_run(clean_id: int) -> None:
     services_apply.clean_testset_run(clean_id=clean_id)
+
+
+@shared_task(name="classifier.reshard_run", **_OPTS)
+def reshard_run(reshard_id: int) -> None:
+    # Enqueued with queue="default" (services_reshard): disk work that must not hold a GPU worker.
+    from classifier.services_reshard import reshard_job_run
+
+    reshard_job_run(reshard_id=reshard_id)

@@ -10,6 +10,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from classifier.apply.summary import TABLE_ORDER
 from classifier.models import ApplyJob, ClassifierRun, CleanTestset
+from classifier.selectors import classifier_heads_for_user
 from classifier.services_apply import (
     ApplyError,
     apply_job_cancel,
@@ -22,12 +23,17 @@ from classifier.services_apply import (
     get_clean_for_user,
     head_spec_from_runs,
 )
+from classifier.services_reshard import reshard_job_create
 from domainsieve.auth import RESEARCHER, role_required
 from labeling.models import Dataset
 
 
-def _runs() -> list[ClassifierRun]:
-    return list(ClassifierRun.objects.filter(status="succeeded").order_by("-id")[:200])
+def _heads(request: HttpRequest) -> list[dict[str, object]]:
+    """The natural and rendition choices of a form: usable runs, why the others are missing, and
+    the run chosen before (the POST being redisplayed, or ``?natural_run=`` from a run's page)."""
+    source = request.POST if request.method == "POST" else request.GET
+    return [{"name": head, **choices, "selected": str(source.get(f"{head}_run", ""))}
+            for head, choices in classifier_heads_for_user(user=request.user).items()]
 
 
 def _spec_from_post(request: HttpRequest) -> object:
@@ -56,17 +62,40 @@ def apply_list(request: HttpRequest) -> HttpResponse:
             return redirect("classifier-apply-job", job_id=job.id)
     jobs = list(apply_jobs_for_user(user=request.user)[:100])
     rows = [(job, apply_job_progress(job=job)) for job in jobs]
-    return render(request, "classifier/apply_list.html", {"rows": rows, "runs": _runs(), "form": request.POST})
+    # A refused form comes back filled in, with the reason, as a 400.
+    return render(request, "classifier/apply_list.html", {"rows": rows, "heads": _heads(request), "form": request.POST},
+                  status=400 if request.method == "POST" else 200)
 
 
 @role_required(RESEARCHER)
 def apply_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_apply_job_for_user(user=request.user, job_id=job_id)
+    reshards = {r.subset: r for r in job.reshards.all()}
+    can_reshard = job.status == ApplyJob.Status.DONE and job.source == ApplyJob.Source.SHARDS
+    subsets = [{"name": name, "list": s, "reshard": reshards.get(name),
+                "button": can_reshard and bool(s.get("count")) and (
+                    name not in reshards or reshards[name].status == "failed"),
+                "train_field": "natural" if name.startswith("natural") else "rendition"}
+               for name, s in ((job.summary or {}).get("subsets") or {}).items()]
     return render(request, "classifier/apply_detail.html", {
         "job": job, "progress": apply_job_progress(job=job), "summary": job.summary or None,
-        "order": TABLE_ORDER, "failed": job.shards.filter(status="failed")[:50],
-        "refresh": job.status in (ApplyJob.Status.RUNNING, ApplyJob.Status.FINALIZING),
+        "order": TABLE_ORDER, "failed": job.shards.filter(status="failed")[:50], "subsets": subsets,
     })
+
+
+@role_required(RESEARCHER)
+@require_POST
+def apply_reshard(request: HttpRequest, job_id: int) -> HttpResponse:
+    """The Reshard button of one subset: queue its shards, back to the job page (which polls)."""
+    job = get_apply_job_for_user(user=request.user, job_id=job_id)
+    try:
+        reshard = reshard_job_create(apply_job=job, subset=request.POST.get("subset", ""),
+                                     shard_size=int(request.POST.get("shard_size") or 10_000), created_by=request.user)
+    except (ApplyError, ValueError) as exc:
+        messages.error(request, f"Not resharded: {exc}")
+    else:
+        messages.success(request, f"Resharding {reshard.subset}: shards appear in {reshard.out_dir}.")
+    return redirect("classifier-apply-job", job_id=job.id)
 
 
 @role_required(RESEARCHER)
@@ -100,9 +129,8 @@ def clean_list(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Cleaning {clean.source.name} queued.")
             return redirect("classifier-clean", clean_id=clean.id)
     cleans = list(CleanTestset.objects.select_related("source", "result")[:200])
-    return render(request, "classifier/clean_list.html", {
-        "cleans": cleans, "runs": _runs(), "testsets": Dataset.objects.filter(kind=Dataset.Kind.TESTSET),
-        "refresh": any(c.status in ("pending", "running") for c in cleans),
+    return render(request, "classifier/clean_list.html", status=400 if request.method == "POST" else 200, context={
+        "cleans": cleans, "heads": _heads(request), "testsets": Dataset.objects.filter(kind=Dataset.Kind.TESTSET),
     })
 
 
@@ -110,12 +138,13 @@ def clean_list(request: HttpRequest) -> HttpResponse:
 def clean_detail(request: HttpRequest, clean_id: int) -> HttpResponse:
     clean = get_clean_for_user(user=request.user, clean_id=clean_id)
     return render(request, "classifier/clean_detail.html", {
-        "clean": clean, "c": clean.counts or {}, "refresh": clean.status in ("pending", "running")})
+        "clean": clean, "c": clean.counts or {}})
 
 
 urlpatterns = [
     path("classifier/apply/", apply_list, name="classifier-apply"),
     path("classifier/apply/<int:job_id>/", apply_detail, name="classifier-apply-job"),
+    path("classifier/apply/<int:job_id>/reshard/", apply_reshard, name="classifier-apply-reshard"),
     path("classifier/apply/<int:job_id>/<str:action>/", apply_action, name="classifier-apply-action"),
     path("classifier/clean/", clean_list, name="classifier-clean-list"),
     path("classifier/clean/<int:clean_id>/", clean_detail, name="classifier-clean"),

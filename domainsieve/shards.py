@@ -67,3 +67,31 @@ def expand_spec(spec: str) -> Expansion:
                 seen.add(resolved)
                 result.found.append(path)
     return result
+
+
+TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz")
+_HEADER_CHECKS = 8  # open the first few files: a renamed uid list or parquet is caught, 10k shards stay cheap
+
+
+class NotAShardError(ValueError):
+    """A file given as a shard that is no webdataset tar (a uid list, a parquet, an image...)."""
+
+
+def check_tar_shards(paths: list[str]) -> None:
+    """Refuse any path that is not a webdataset tar: by name for all, by header for the first few.
+
+    A subset's uid list (``.npy``) is the usual mistake: it names samples, not their bytes, and
+    becomes shards through ``reshard``.
+    """
+    import tarfile
+
+    for position, path in enumerate(paths):
+        name = os.path.basename(path)
+        if not name.lower().endswith(TAR_SUFFIXES):
+            if name.lower().endswith(".npy"):
+                raise NotAShardError(f"{path} is a uid list (.npy), not webdataset shards: reshard the subset "
+                                     "first (the apply job's page, or manage.py reshard) and give its .tar files")
+            raise NotAShardError(f"{path} is not a webdataset shard: give .tar files (a brace pattern, "
+                                 "a glob or a folder of .tar)")
+        if position < _HEADER_CHECKS and not tarfile.is_tarfile(path):
+            raise NotAShardError(f"{path} is named like a tar but is not one")

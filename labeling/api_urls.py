@@ -1,5 +1,6 @@
 from __future__ import annotations
 
-from .api import campaigns, datasets, mywork, quality
+from .api import campaigns, datasets, files, mywork, quality
 
-urlpatterns = [*datasets.urlpatterns, *campaigns.urlpatterns, *quality.urlpatterns, *mywork.urlpatterns]
+urlpatterns = [*datasets.urlpatterns, *files.urlpatterns, *campaigns.urlpatterns, *quality.urlpatterns,
+               *mywork.urlpatterns]

@@ -56,7 +56,7 @@ class TrainingRunOut(serializers.ModelSerializer):
                   "backend_options", "logs_dir", "command", "command_line", "script", "status", "state_detail",
                   "error", "pid", "job_id", "host", "log_path", "exit_code", "epoch", "step", "samples_seen",
                   "loss", "checkpoints", "cancel_requested", "attempts", "priority", "queued_at", "devices",
-                  "queue_position", "created_at", "started_at", "finished_at"]
+                  "queue_position", "evaluations_pending", "created_at", "started_at", "finished_at"]
 
 
 class TrainingRunIn(serializers.Serializer):
@@ -124,6 +124,7 @@ class TrainingRunLogOut(serializers.Serializer):
     step = serializers.IntegerField(allow_null=True)
     loss = serializers.FloatField(allow_null=True)
     log = serializers.CharField(help_text="the last 16 KiB of the run's log")
+    evaluations_pending = serializers.IntegerField(help_text="zero-shot evaluations queued, not finished")
 
 
 class TrainingRunDetailApi(APIView):
@@ -141,7 +142,7 @@ class TrainingRunLogApi(APIView):
     def get(self, request: Request, run_id: int) -> Response:
         run = training_run_get(user=request.user, run_id=run_id)
         return Response({"status": run.status, "epoch": run.epoch, "step": run.step, "loss": run.loss,
-                         "log": run_log_tail(run=run)})
+                         "log": run_log_tail(run=run), "evaluations_pending": run.evaluations_pending})
 
 
 class TrainingRunCancelApi(APIView):

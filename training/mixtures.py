@@ -20,7 +20,7 @@ import tarfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from domainsieve.shards import expand_part, expand_spec, spec_parts
+from domainsieve.shards import NotAShardError, check_tar_shards, expand_part, expand_spec, spec_parts
 
 # The paper's mixtures, named mix_<natural M>_<rendition M> (PAPER.md, "CLIP experiments").
 # Only the ones PAPER.md names; any other mix_<n>_<r> is accepted by preset_sources too.
@@ -135,6 +135,10 @@ def count_samples(shards: str) -> int:
     paths = expansion.found
     if not paths:
         raise MixtureError(f"no shards match {shards!r}")
+    try:
+        check_tar_shards(paths)
+    except NotAShardError as exc:
+        raise MixtureError(str(exc)) from None
     total = 0
     sizes_cache: dict[Path, dict[str, int]] = {}
     for raw in paths:
@@ -145,7 +149,10 @@ def count_samples(shards: str) -> int:
             if path.name in sizes:
                 total += int(sizes[path.name])
                 continue
-        total += _count_one_shard(path)
+        try:
+            total += _count_one_shard(path)
+        except (tarfile.TarError, OSError) as exc:
+            raise MixtureError(f"shard {path} cannot be read as a tar: {exc}") from None
     return total
 
 

@@ -66,6 +66,8 @@ class TrainingRun(models.Model):
     queued_at = models.DateTimeField(default=timezone.now, help_text="when it (re)joined the GPU queue")
     devices = models.JSONField(default=list, blank=True,
                                help_text="GPU indices on its host, as allocated (local backend)")
+    evaluations_pending = models.PositiveIntegerField(
+        default=0, help_text="zero-shot evaluation requests queued and not finished (the page polls while > 0)")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)

@@ -114,7 +114,8 @@ def _svg(fig: Any) -> str:
 
 def figure3_svgs(rows: list[RunRow], *, clean: bool = True) -> dict[str, str]:
     """(a) rendition vs natural average per run, one curve per total size, coloured by rendition
-    fraction; (b) both averages vs renditions per epoch. Runs missing a value are left out."""
+    fraction; (b) both averages vs renditions per epoch, each run in the same colour as in (a)
+    (circles natural, squares rendition). Runs missing a value are left out."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -148,13 +149,20 @@ def figure3_svgs(rows: list[RunRow], *, clean: bool = True) -> dict[str, str]:
     added = sorted((r for r in points if r.renditions_per_epoch is not None), key=lambda r: r.renditions_per_epoch)
     scale, unit = (1_000_000, " (millions)") if added and added[-1].renditions_per_epoch >= 1_000_000 else (1, "")
     xs = [r.renditions_per_epoch / scale for r in added]
-    bx.plot(xs, [100 * r.cells[f"natural_{mode}"] for r in added], "o-", label="natural test sets")
-    bx.plot(xs, [100 * r.cells[f"rendition_{mode}"] for r in added], "s-", label="rendition test sets")
+    # Each run keeps its colour from (a), its mix's rendition fraction; the marker tells the test sets apart.
+    fractions = [r.rendition_fraction or 0 for r in added]
+    for domain, marker, style in (("natural", "o", "-"), ("rendition", "s", "--")):
+        ys = [100 * r.cells[f"{domain}_{mode}"] for r in added]
+        bx.plot(xs, ys, style, color="0.6", lw=1, zorder=1)
+        bx.scatter(xs, ys, c=fractions, cmap="viridis", vmin=0, vmax=1, marker=marker, s=40, zorder=2,
+                   edgecolors="k", linewidths=0.5, label=f"{domain} test sets")
     bx.set_xlabel(f"renditions per epoch in the training mix{unit}")
     bx.set_ylabel(f"mean top-1 ({mode}) %")
     bx.set_title("Accuracy vs renditions added", fontsize=9)
     bx.grid(alpha=0.3)
-    bx.legend(fontsize=8)
+    legend = bx.legend(fontsize=8)
+    for handle in legend.legend_handles:  # the marker says which test sets; colour is per run, not here
+        handle.set_facecolor("0.85")
     out = {"ratio": _svg(fig_a), "added": _svg(fig_b)}
     plt.close(fig_a)
     plt.close(fig_b)

@@ -30,6 +30,6 @@ def poll_training_runs() -> int:
 
 @shared_task(acks_late=True)
 def zeroshot_eval(eval_request: dict) -> int:
-    from .zeroshot.service import zeroshot_evaluate_request
+    from .zeroshot.service import zeroshot_request_run
 
-    return len(zeroshot_evaluate_request(request=eval_request))
+    return len(zeroshot_request_run(request=eval_request))

@@ -12,9 +12,11 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from classifier.services_reshard import resharded_shard_sets
 from domainsieve.auth import RESEARCHER, role_required
 from labeling.models import Dataset
 
+from .defaults import run_form_initial
 from .mixtures import preset_names
 from .models import EvalResult, TrainingRun
 from .placement import PlacementError, training_run_set_priority
@@ -89,7 +91,11 @@ class RunForm(forms.Form):
 
 @role_required(RESEARCHER)
 def run_list_page(request: HttpRequest) -> HttpResponse:
-    form = RunForm(request.POST or None)
+    # Shards can come from a run's "train on it" link (?natural=/path/to/resharded/subset).
+    picked = {k: request.GET[k] for k in ("natural", "rendition", "pool") if request.GET.get(k)}
+    form = RunForm(request.POST or None, initial={**run_form_initial(), **picked})
+    for name in ("natural", "rendition", "pool"):
+        form.fields[name].widget.attrs["list"] = "shard-sets"
     preview = None
     if request.method == "POST" and form.is_valid():
         try:
@@ -105,7 +111,9 @@ def run_list_page(request: HttpRequest) -> HttpResponse:
     positions = training_queue_positions()
     for run in runs:
         run.queue_position = positions.get(run.id)
-    return render(request, "training/runs.html", {"runs": runs, "form": form, "preview": preview})
+    return render(request, "training/runs.html", {"runs": runs, "form": form, "preview": preview,
+                                                  "shard_sets": resharded_shard_sets()},
+                  status=400 if form.errors else 200)
 
 
 @role_required(RESEARCHER)

@@ -20,7 +20,9 @@ from rest_framework.views import APIView
 
 from domainsieve.auth import IsAdmin, IsResearcher
 from labeling import exports
+from labeling.exports.annotations import ANNOTATION_FORMATS, write_annotations
 from labeling.models import CampaignItem, LabelSnapshot, Split
+from labeling.selectors.exports import annotation_frame, annotations_by_image
 from labeling.selectors.quality import (
     campaign_agreement,
     disagreement_queue,
@@ -249,11 +251,22 @@ class ExportApi(APIView):
     @extend_schema(parameters=[
         OpenApiParameter("format", str, enum=list(exports.FORMATS), description="default csv"),
         OpenApiParameter("snapshot", str, description="a snapshot id or name (default: live final labels)"),
-        OpenApiParameter("split", int, description="a split id: fills the split column")],
+        OpenApiParameter("split", int, description="a split id: fills the split column"),
+        OpenApiParameter("rows", str, enum=["final", "annotations"],
+                         description="final (default): one row per item with its final label; annotations: one "
+                                     "row per annotation (item, uid, annotator, label, seconds, time, adjudicated), "
+                                     "csv/jsonl/parquet"),
+        OpenApiParameter("annotators", bool, description="labelstudio: also every annotator's annotation "
+                                                         "(completed_by), the final one marked ground_truth")],
         responses={(200, "application/octet-stream"): bytes})
     def get(self, request: Request, campaign_id: int) -> HttpResponse:
         campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
         fmt = request.query_params.get("format", "csv")
+        rows = request.query_params.get("rows", "final")
+        if rows not in ("final", "annotations"):
+            return _bad(f"unknown rows {rows!r}; expected final or annotations")
+        if rows == "annotations":
+            return _annotation_rows_response(campaign, fmt)
         if fmt not in exports.FORMATS:
             return _bad(f"unknown format {fmt!r}; expected one of {', '.join(exports.FORMATS)}")
         snapshot = get_snapshot(ref=request.query_params["snapshot"]) if request.query_params.get("snapshot") else None
@@ -267,13 +280,26 @@ class ExportApi(APIView):
             frame = export_frame(campaign=campaign, snapshot=snapshot, split=split,
                                  image_url=request.build_absolute_uri("/api/v1/images/{id}/file/").replace(
                                      "%7Bid%7D", "{id}"))
-            body = exports.write(frame, fmt)
+            if fmt == "labelstudio" and request.query_params.get("annotators") in ("1", "true", "yes"):
+                body = exports.write_labelstudio(frame, annotations_by_image(campaign=campaign))
+            else:
+                body = exports.write(frame, fmt)
         except ValueError as error:
             return _bad(str(error))
         response = HttpResponse(body, content_type=exports.CONTENT_TYPES[fmt])
         stem = snapshot.name if snapshot else campaign.name
         response["Content-Disposition"] = f'attachment; filename="{_safe(stem)}.{exports.EXTENSIONS[fmt]}"'
         return response
+
+
+def _annotation_rows_response(campaign: Any, fmt: str) -> HttpResponse:
+    if fmt not in ANNOTATION_FORMATS:
+        return _bad(f"annotation rows come as {', '.join(ANNOTATION_FORMATS)}, not {fmt!r}")
+    body = write_annotations(annotation_frame(campaign=campaign), fmt)
+    response = HttpResponse(body, content_type=exports.CONTENT_TYPES[fmt])
+    response["Content-Disposition"] = (f'attachment; filename="{_safe(campaign.name)}_annotations.'
+                                       f'{exports.EXTENSIONS[fmt]}"')
+    return response
 
 
 def _safe(name: str) -> str:

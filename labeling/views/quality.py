@@ -142,10 +142,22 @@ def splits_page(request: HttpRequest, snapshot_id: int) -> HttpResponse:
         return redirect(request.path)
     splits = list(snapshot.splits.order_by("name", "-version"))
     for split in splits:
+        split.param_rows = [(key.replace("_", " "), _param_text(value)) for key, value in sorted((split.params or {}).items())]
         split.rows = [{"subset": subset, "cells": [per_class.get(n, 0) for n in snapshot.class_names],
                        "total": sum(per_class.values())} for subset, per_class in split.counts.items()]
     return render(request, "labeling/splits.html", {"snapshot": snapshot, "splits": splits,
                                                     "campaign": snapshot.campaign})
+
+
+def _param_text(value: Any) -> str:
+    """A split parameter for reading: lists as "0.8 / 0.1 / 0.1", None as "default"."""
+    if value is None:
+        return "default"
+    if isinstance(value, (list, tuple)):
+        return " / ".join(str(v) for v in value)
+    if isinstance(value, dict):
+        return ", ".join(f"{k} {v}" for k, v in value.items())
+    return str(value)
 
 
 urlpatterns = [

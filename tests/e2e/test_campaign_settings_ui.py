@@ -84,7 +84,7 @@ def test_it_edits_members_from_the_campaign_page(browser: Any, page: Any, live_s
     login(page, live_server.url, "res", "res-pw")
     page.goto(f"{live_server.url}/campaigns/{campaign.id}/")
     page.click("text=Edit members")
-    page.check("#members-form input[name=members][value='%d']" % annotator2.pk)
+    page.check(f"#members-form input[name=members][value='{annotator2.pk}']")
     page.click("#members-form button[type=submit]")
     page.wait_for_selector("text=Members saved.")
     assert list(campaign.members.values_list("username", flat=True)) == ["ann2"]
@@ -99,7 +99,7 @@ def test_it_edits_members_from_the_campaign_page(browser: Any, page: Any, live_s
 
     # Emptying the members opens it to every annotator again.
     page.click("text=Edit members")
-    page.uncheck("#members-form input[name=members][value='%d']" % annotator2.pk)
+    page.uncheck(f"#members-form input[name=members][value='{annotator2.pk}']")
     page.click("#members-form button[type=submit]")
     page.wait_for_selector("text=Members saved: open to every annotator.")
     assert other.goto(f"{live_server.url}/campaigns/{campaign.id}/grid/").status == 200

@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 
 from labeling.models import Dataset
 
@@ -114,8 +115,22 @@ def zeroshot_request_enqueue(**params: Any) -> dict[str, Any]:
     from ..tasks import zeroshot_eval
 
     requests = zeroshot_requests_build(**params)
+    if requests and requests[0].get("training_run"):
+        TrainingRun.objects.filter(pk=requests[0]["training_run"]).update(
+            evaluations_pending=F("evaluations_pending") + len(requests))
     transaction.on_commit(lambda: [zeroshot_eval.delay(r) for r in requests])
     return {"queued": len(requests), "checkpoints": [r["checkpoint"] for r in requests]}
+
+
+def zeroshot_request_run(*, request: dict[str, Any]) -> list[EvalResult]:
+    """Evaluate one queued request, then count it off its run's pending evaluations (also when it
+    fails: the page stops waiting and the error is in the worker's log)."""
+    try:
+        return zeroshot_evaluate_request(request=request)
+    finally:
+        if request.get("training_run"):
+            TrainingRun.objects.filter(pk=request["training_run"], evaluations_pending__gt=0).update(
+                evaluations_pending=F("evaluations_pending") - 1)
 
 
 def zeroshot_evaluate_request(*, request: dict[str, Any], templates: list[str] | None = None,

@@ -12,6 +12,7 @@ from classifier.apply.reshard import reshard_subset
 from classifier.apply.shards import ShardPatternError, expand_shards
 from classifier.apply.uids import UidError, load_uid_list
 from classifier.models import ApplyJob
+from domainsieve.shards import NotAShardError, check_tar_shards
 
 
 class Command(BaseCommand):
@@ -48,7 +49,8 @@ class Command(BaseCommand):
         try:
             ids = load_uid_list(ids_path)
             sources = expand_shards(pattern)
-        except (UidError, ShardPatternError) as exc:
+            check_tar_shards([str(p) for p in sources])
+        except (UidError, ShardPatternError, NotAShardError) as exc:
             raise CommandError(str(exc)) from None
         bar = tqdm(total=len(sources), desc="reshard", unit="shard", file=sys.stderr,
                    disable=options["verbosity"] == 0)

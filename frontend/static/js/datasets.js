@@ -31,9 +31,25 @@ function render(row, job) {
     bar.max = Math.max(job.total, 1);
     bar.value = job.done;
   }
+  if (String(job.imported) !== row.dataset.imported || !ACTIVE.has(job.status)) {
+    row.dataset.imported = String(job.imported);
+    refreshCount(job.dataset);
+  }
   const rejects = row.querySelector('[data-field="rejects"]');
   if (rejects && job.status !== "queued") rejects.hidden = false;
   row.dataset.status = job.status;
+}
+
+// The dataset's image count on this page (list row or detail header) follows its imports.
+async function refreshCount(datasetId) {
+  const targets = document.querySelectorAll(`[data-dataset-count="${datasetId}"]`);
+  if (!targets.length) return;
+  try {
+    const dataset = await api(`/api/v1/datasets/${datasetId}/`);
+    for (const el of targets) el.textContent = dataset.image_count;
+  } catch {
+    // the next poll tries again
+  }
 }
 
 async function poll(row) {
@@ -49,5 +65,8 @@ async function poll(row) {
 }
 
 for (const row of document.querySelectorAll("tr[data-import-id]")) {
-  if (ACTIVE.has(row.dataset.status)) poll(row);
+  if (ACTIVE.has(row.dataset.status)) {
+    row.dataset.imported = "";
+    poll(row);
+  }
 }

@@ -15,6 +15,8 @@ from django.http import Http404
 from tqdm import tqdm
 
 from labeling import exports
+from labeling.exports.annotations import ANNOTATION_FORMATS, write_annotations
+from labeling.selectors.exports import annotation_frame, annotations_by_image
 from labeling.selectors.quality import export_frame, find_campaign, get_snapshot, get_split
 from labeling.services.labelstudio import labels_import_labelstudio
 from labeling.services.quality import QualityError
@@ -26,7 +28,8 @@ class Command(BaseCommand):
             "(tasks with choice annotations; --labelstudio-config writes the matching XML), labels_json "
             "(the paper code's {uid: index}). --import-labelstudio FILE imports labels instead: as imported labels "
             "of --source NAME (non-login annotators, one per annotator of the file), or in existing users' names "
-            "only where --map FOREIGN=USERNAME says so; never past k; skipped tasks are listed with the reason.")
+            "only where --map FOREIGN=USERNAME says so; never past k; skipped tasks are listed with the reason. "
+            "--annotations writes every annotation as a row instead (audit).")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("campaign", help="campaign id or name")
@@ -38,6 +41,13 @@ class Command(BaseCommand):
                             help="site root for Label Studio image URLs")
         parser.add_argument("--labelstudio-config", default=None, metavar="PATH",
                             help="also write the Label Studio labeling config XML here")
+        parser.add_argument("--annotations", action="store_true",
+                            help="one row per annotation instead (item, image_id, uid, dataset, path, annotator, "
+                                 "label, seconds, created_at, updated_at, adjudicated, adjudicated_label, "
+                                 "final_label); csv, jsonl or parquet")
+        parser.add_argument("--all-annotators", action="store_true",
+                            help="labelstudio: also every annotator's annotation (completed_by), the final one "
+                                 "marked ground_truth")
         parser.add_argument("--import-labelstudio", default=None, metavar="FILE",
                             help="restore labels from this Label Studio JSON export instead of exporting")
         parser.add_argument("--source", default=None,
@@ -69,12 +79,18 @@ class Command(BaseCommand):
             raise CommandError(str(error)) from None
         if options["format"] == "parquet" and options["output"] == "-":
             raise CommandError("parquet is binary: give --output FILE")
+        if options["annotations"]:
+            self._annotations(campaign, options)
+            return
         with tqdm(total=2, desc=f"export {campaign.name}", file=sys.stderr, disable=options["verbosity"] == 0) as bar:
             try:
                 frame = export_frame(campaign=campaign, snapshot=snapshot, split=split,
                                      image_url=options["base_url"].rstrip("/") + "/api/v1/images/{id}/file/")
                 bar.update(1)
-                body = exports.write(frame, options["format"])
+                if options["format"] == "labelstudio" and options["all_annotators"]:
+                    body = exports.write_labelstudio(frame, annotations_by_image(campaign=campaign))
+                else:
+                    body = exports.write(frame, options["format"])
                 bar.update(1)
             except ValueError as error:
                 raise CommandError(str(error)) from None
@@ -86,6 +102,21 @@ class Command(BaseCommand):
             Path(options["labelstudio_config"]).write_text(exports.labelstudio_config(campaign.label_names))
         labelled = int((frame["label_index"] >= 0).sum())
         self.stderr.write(f"exported {len(frame)} items ({labelled} with a final label) of {campaign.name!r} as "
+                          f"{options['format']} to {options['output']}")
+
+    def _annotations(self, campaign: Any, options: dict[str, Any]) -> None:
+        if options["format"] not in ANNOTATION_FORMATS:
+            raise CommandError(f"--annotations writes {', '.join(ANNOTATION_FORMATS)}, not {options['format']}")
+        if options["snapshot"] or options["split"]:
+            raise CommandError("--annotations exports the live annotations; drop --snapshot/--split")
+        frame = annotation_frame(campaign=campaign)
+        body = write_annotations(frame, options["format"])
+        if options["output"] == "-":
+            self.stdout.write(body.decode(), ending="")
+        else:
+            Path(options["output"]).write_bytes(body)
+        self.stderr.write(f"exported {len(frame)} annotations by {frame['annotator'].nunique()} annotator(s) "
+                          f"({int(frame['adjudicated'].sum())} on adjudicated items) of {campaign.name!r} as "
                           f"{options['format']} to {options['output']}")
 
     def _import(self, campaign: Any, options: dict[str, Any]) -> None:
