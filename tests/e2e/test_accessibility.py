@@ -53,7 +53,9 @@ def test_it_has_no_serious_violations_on_researcher_and_admin_pages(page: Any, l
     login(page, live_server.url, "adm", "adm-pw")
     found = {}
     for path in (f"/campaigns/{campaign.id}/", "/campaigns/new/", f"/campaigns/{campaign.id}/agreement/",
-                 f"/campaigns/{campaign.id}/snapshots/", "/datasets/"):
+                 f"/campaigns/{campaign.id}/snapshots/", f"/campaigns/{campaign.id}/adjudicate/", "/datasets/",
+                 "/classifier/runs/", "/classifier/apply/", "/classifier/clean/", "/training/", "/training/hosts/",
+                 "/training/results/"):
         page.goto(f"{live_server.url}{path}")
         found[path] = serious_violations(page)
     assert all(not v for v in found.values()), found
