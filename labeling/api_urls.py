@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from .api import campaigns, datasets, quality
+from .api import campaigns, consensus, datasets, quality
 
-urlpatterns = [*datasets.urlpatterns, *campaigns.urlpatterns, *quality.urlpatterns]
+urlpatterns = [*datasets.urlpatterns, *campaigns.urlpatterns, *quality.urlpatterns, *consensus.urlpatterns]

@@ -1,5 +1,5 @@
 from __future__ import annotations
 
-from .views import campaigns, datasets, quality
+from .views import campaigns, consensus, datasets, quality
 
-urlpatterns = [*datasets.urlpatterns, *campaigns.urlpatterns, *quality.urlpatterns]
+urlpatterns = [*datasets.urlpatterns, *campaigns.urlpatterns, *quality.urlpatterns, *consensus.urlpatterns]

@@ -32,7 +32,13 @@ METHODS = (DAWID_SKENE, CROWDLAB)
 
 
 class ConsensusInputError(ValueError):
-    """Labels an annotator-aware consensus cannot be computed from; the message is fit to show the user."""
+    """Labels an annotator-aware consensus cannot be computed from; the message is fit to show the user.
+
+    ``reason``: a short code for APIs ("needs_overlap", "needs_classifier", "unavailable")."""
+
+    def __init__(self, message: str, *, reason: str = "unavailable") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @dataclass(frozen=True, eq=False)
@@ -70,12 +76,12 @@ def require_overlap(ratings: Ratings) -> None:
         raise ConsensusInputError(
             f"annotator-aware consensus needs overlap: {who} labelled this campaign, so there is no second "
             "opinion to learn annotator accuracy from. Give some items to two or more annotators "
-            "(agreement_fraction / agreement_k) or use a majority rule.")
+            "(agreement_fraction / agreement_k) or use a majority rule.", reason="needs_overlap")
     if not (ratings.labels_per_item >= 2).any():
         raise ConsensusInputError(
             "annotator-aware consensus needs overlap: no item has labels from two annotators, so annotator "
             "accuracy cannot be estimated. Give some items to two or more annotators "
-            "(agreement_fraction / agreement_k) or use a majority rule.")
+            "(agreement_fraction / agreement_k) or use a majority rule.", reason="needs_overlap")
 
 
 def beta_interval(successes: np.ndarray, trials: np.ndarray, *, level: float = 0.95) -> np.ndarray:

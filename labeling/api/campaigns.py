@@ -16,6 +16,7 @@ from labeling.models import Campaign, CampaignItem, Dataset
 from labeling.selectors.campaigns import campaign_progress, campaigns_for_user, get_campaign_for_user
 from labeling.services.campaigns import (
     AnnotationBatchError,
+    AnnotatorPausedError,
     CampaignError,
     annotations_submit,
     campaign_create,
@@ -215,7 +216,10 @@ class CampaignNextApi(APIView):
             return Response({"detail": "n must be an integer"}, status=status.HTTP_400_BAD_REQUEST)
         if not 1 <= n <= MAX_PAGE:
             return Response({"detail": f"n must lie in 1..{MAX_PAGE}"}, status=status.HTTP_400_BAD_REQUEST)
-        items = campaign_next_items(campaign=campaign, annotator=request.user, n=n)
+        try:
+            items = campaign_next_items(campaign=campaign, annotator=request.user, n=n)
+        except AnnotatorPausedError as error:
+            return Response({"detail": str(error), "reason": "paused"}, status=status.HTTP_403_FORBIDDEN)
         return Response({
             "campaign": campaign.id, "status": campaign.status, "lease_minutes": campaign.lease_minutes,
             "items": [next_item_payload(item, campaign=campaign) for item in items],

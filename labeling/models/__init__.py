@@ -16,3 +16,7 @@ from .quality import (
 __all__ = ["Annotation", "AnnotationHistory", "Campaign", "CampaignItem", "Dataset", "Image", "ImportJob", "Lease"]
 __all__ += ["Adjudication", "CampaignQuality", "ImmutableError", "LabelSnapshot", "SnapshotLabel", "Split",
             "SplitAssignment"]
+
+from .consensus import AnnotatorPause, RelabelRequest  # noqa: E402
+
+__all__ += ["AnnotatorPause", "RelabelRequest"]

@@ -1,5 +1,6 @@
 // Draws one SVG precision-recall chart per class from the page's #pr-data JSON:
-// {runName: {className: {precision: [], recall: [], thresholds: []}}}.
+// {runName: {className: {precision: [], recall: [], thresholds: [], operating_point?: {precision, recall}}}}.
+// An operating point (the run's threshold at its target precision) is drawn as a ring.
 const SVG = "http://www.w3.org/2000/svg";
 const COLOURS = ["#1c7ed6", "#d9480f", "#2e9e44", "#7048e8", "#e8590c", "#0b7285", "#c2255c"];
 const W = 320, H = 240, PAD = 36;
@@ -22,17 +23,25 @@ function chart(className, series) {
     el("text", { x: PAD - 4, y: y(t) + 3, "font-size": 10, "text-anchor": "end" }, svg).textContent = t;
   }
   el("text", { x: W / 2, y: H - 4, "font-size": 11, "text-anchor": "middle" }, svg).textContent = "recall";
+  el("text", { x: 10, y: H / 2, "font-size": 11, "text-anchor": "middle", transform: `rotate(-90 10 ${H / 2})` }, svg)
+    .textContent = "precision";
   const legend = document.createElement("ul");
   series.forEach(([name, curve], i) => {
     const points = curve.recall.map((r, j) => `${x(r).toFixed(1)},${y(curve.precision[j]).toFixed(1)}`).join(" ");
     el("polyline", { points, fill: "none", stroke: COLOURS[i % COLOURS.length], "stroke-width": 2 }, svg);
+    const op = curve.operating_point;
+    if (op && op.precision != null && op.recall != null) {
+      const ring = el("circle", { cx: x(op.recall), cy: y(op.precision), r: 5, fill: "none",
+                                  stroke: COLOURS[i % COLOURS.length], "stroke-width": 2, class: "operating-point" }, svg);
+      el("title", {}, ring).textContent = `${name}: precision ${op.precision.toFixed(3)}, recall ${op.recall.toFixed(3)}`;
+    }
     const item = document.createElement("li");
     item.style.color = COLOURS[i % COLOURS.length];
     item.textContent = name;
     legend.appendChild(item);
   });
   const caption = document.createElement("figcaption");
-  caption.textContent = `${className} (dashed: 98% precision)`;
+  caption.textContent = `${className} (dashed: 98% precision; rings: operating points)`;
   figure.append(caption, svg, legend);
   return figure;
 }
