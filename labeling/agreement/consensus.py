@@ -129,9 +129,14 @@ def _annotator_figures(ratings: Ratings, posterior: np.ndarray) -> dict[str, np.
 
 def _compact(ratings: Ratings) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Labelled items, used classes: (item positions, dense task index per label, used class ids,
-    dense label per label). crowd-kit only knows tasks and classes that occur in the data."""
-    tasks, task = np.unique(ratings.item, return_inverse=True)
-    classes, label = np.unique(ratings.label, return_inverse=True)
+    dense label per label). crowd-kit only knows tasks and classes that occur in the data.
+    Bincounts, not np.unique: linear in the labels."""
+    def dense(values: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+        used = np.bincount(values, minlength=size) > 0
+        return np.flatnonzero(used), (np.cumsum(used) - 1)[values]
+
+    tasks, task = dense(ratings.item, ratings.n_items)
+    classes, label = dense(ratings.label, ratings.n_classes)
     return tasks, task, classes, label
 
 
@@ -169,7 +174,9 @@ def dawid_skene(ratings: Ratings, *, gold: np.ndarray | None = None, n_iter: int
     quality = np.full(ratings.n_items, np.nan)
     quality[tasks] = probas.max(axis=1)
     figures = _annotator_figures(ratings, posterior)
-    posterior[np.setdiff1d(np.arange(ratings.n_items), tasks)] = np.nan
+    unlabelled = np.ones(ratings.n_items, dtype=bool)
+    unlabelled[tasks] = False
+    posterior[unlabelled] = np.nan
     return Consensus(method=DAWID_SKENE, labels=labels, quality=quality, probabilities=posterior,
                      iterations=iterations, **figures)
 
