@@ -129,3 +129,15 @@ def test_it_shows_an_annotator_only_their_own_gold_accuracy_and_pace(api, client
     client.force_login(rater2)
     page = client.get(f"/campaigns/{campaign.id}/me/").content.decode()
     assert "Your gold accuracy" in page and "rater0" not in page and "rater1" not in page
+
+
+def test_it_gives_the_same_consensus_above_the_crowdkit_size_limit(api, researcher, campaign, monkeypatch) -> None:
+    url = f"/api/v1/campaigns/{campaign.id}/consensus/?method=dawid-skene"
+    reference = api(researcher).get(url).json()
+    monkeypatch.setattr("labeling.selectors.quality.CROWDKIT_MAX_LABELS", 0)  # numpy EM from the first label
+    fast = api(researcher).get(url).json()
+    for a, b in zip(reference["annotators"], fast["annotators"], strict=True):
+        assert a["accuracy"] == pytest.approx(b["accuracy"], abs=1e-6)
+        for row_a, row_b in zip(a["confusion"], b["confusion"], strict=True):
+            assert [v if v is None else pytest.approx(v, abs=1e-6) for v in row_a] == row_b
+    assert reference["counts"] == fast["counts"]
