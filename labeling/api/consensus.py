@@ -44,7 +44,10 @@ class ConsensusApi(APIView):
 
     @extend_schema(parameters=[OpenApiParameter("method", str, enum=list(METHODS),
                                                 description="default: the campaign's rule if annotator-aware, "
-                                                            "else dawid-skene")],
+                                                            "else dawid-skene"),
+                               OpenApiParameter("limit", int, description="items listed, 0..1000 (default 50), "
+                                                                          "least trustworthy consensus first"),
+                               OpenApiParameter("offset", int)],
                    responses={200: inline_serializer("Consensus", {"method": serializers.CharField(),
                                                                    "annotators": serializers.ListField()}),
                               409: inline_serializer("ConsensusRefused", {"detail": serializers.CharField(),
@@ -55,8 +58,12 @@ class ConsensusApi(APIView):
         method = request.query_params.get("method", default)
         if method not in METHODS:
             return _bad(f"method must be one of {', '.join(METHODS)}")
+        limit, offset = request.query_params.get("limit", "50"), request.query_params.get("offset", "0")
+        if not (limit.isdigit() and offset.isdigit() and int(limit) <= 1000):
+            return _bad("limit (0..1000) and offset must be whole numbers")
         try:
-            return Response(campaign_consensus_report(campaign=campaign, method=method))
+            return Response(campaign_consensus_report(campaign=campaign, method=method, limit=int(limit),
+                                                      offset=int(offset)))
         except ConsensusInputError as error:
             return _conflict(error)
 

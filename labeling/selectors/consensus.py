@@ -39,8 +39,10 @@ def _pair(values: np.ndarray) -> list[float | None]:
     return [_num(v) for v in values]
 
 
-def campaign_consensus_report(*, campaign: Campaign, method: str, table: LabelTable | None = None) -> dict[str, Any]:
-    """Consensus labels summary, per-annotator estimated accuracy and confusion with 95% intervals.
+def campaign_consensus_report(*, campaign: Campaign, method: str, table: LabelTable | None = None,
+                              limit: int = 50, offset: int = 0) -> dict[str, Any]:
+    """Consensus labels summary, per-annotator estimated accuracy and confusion with 95% intervals,
+    and a page of items (``limit`` from ``offset``), least trustworthy consensus first.
 
     ConsensusInputError when the method cannot run on these labels (the message says why).
     """
@@ -76,6 +78,14 @@ def campaign_consensus_report(*, campaign: Campaign, method: str, table: LabelTa
         "interval": "95% Jeffreys (Beta) interval on the expected counts under the consensus",
         "annotators": annotators,
     }
+    order = np.flatnonzero(labelled)
+    order = order[np.lexsort((table.item_ids[order], result.quality[order]))][offset: offset + limit]
+    report["items"] = [{
+        "item": int(table.item_ids[p]), "image": int(table.image_ids[p]),
+        "label": table.class_names[result.labels[p]], "quality": _num(result.quality[p]),
+        "majority": table.class_names[mv[p]] if mv[p] >= 0 else "",
+        "counts": {name: int(table.ratings.counts[p, c]) for c, name in enumerate(table.class_names)},
+    } for p in order.tolist()]
     if method == "crowdlab":
         source = table.probabilities(mv)
         report["classifier"] = {"run": source.run_id, "note": source.note}
