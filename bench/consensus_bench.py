@@ -117,7 +117,8 @@ def accuracy_table(n_items: int) -> None:
 
 def timing_table(n_items: int, *, crowdkit: bool, repeat: int) -> None:
     ratings, _, pred_probs = simulate(n_items, "mixed", seed=2)
-    print(f"\n== time, {n_items:,} items x 3 labels ({ratings.n_labels:,} labels), best of {repeat}")
+    print(f"\n== time, {n_items:,} items x 3 labels ({ratings.n_labels:,} labels), best of {repeat} "
+          "(crowd-kit and CROWDLAB: one run)")
     base, _ = timed(lambda: majority_vote(ratings), repeat)
     rows = [("majority vote (baseline)", base)]
     if crowdkit:
