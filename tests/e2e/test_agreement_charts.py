@@ -83,3 +83,21 @@ def test_it_pauses_an_annotator_from_the_page(page: Any, live_server: Any, campa
     assert "below the campaign's floor" in page.locator(".messages").text_content()
     assert AnnotatorPause.objects.get(campaign=campaign).annotator.username == "rater2"
     assert "paused" in page.locator('#consensus-annotators tr[data-annotator="rater2"]').text_content()
+
+
+def test_it_tells_a_paused_annotator_why_the_grid_is_empty(page: Any, live_server: Any, campaign: Campaign,
+                                                          admin_user: Any) -> None:
+    from django.contrib.auth.models import User
+
+    from labeling.services.consensus import annotator_pause
+
+    rater2 = User.objects.get(username="rater2")
+    annotator_pause(campaign=campaign, annotator_id=rater2.id, paused_by=admin_user, reason="")
+    login(page, live_server.url, "rater2", "rater2-pw")
+    page.goto(f"{live_server.url}/campaigns/{campaign.id}/grid/?n=9")
+    page.wait_for_selector("#flash.error")
+    assert "An admin paused your labeling in this campaign" in page.locator("#flash").text_content()
+    assert page.locator(".tile").count() == 0
+    page.goto(f"{live_server.url}/campaigns/{campaign.id}/me/")
+    assert "An admin paused your labeling" in page.locator("#paused").text_content()
+    assert "Your gold accuracy" in page.content() and "rater0" not in page.content()
