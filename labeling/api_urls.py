@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from .api import campaigns, datasets, files, mywork, quality
+from .api import campaigns, consensus, datasets, files, mywork, quality
 
 urlpatterns = [*datasets.urlpatterns, *files.urlpatterns, *campaigns.urlpatterns, *quality.urlpatterns,
-               *mywork.urlpatterns]
+               *consensus.urlpatterns, *mywork.urlpatterns]

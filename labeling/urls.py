@@ -1,5 +1,6 @@
 from __future__ import annotations
 
-from .views import campaigns, datasets, mywork, quality
+from .views import campaigns, consensus, datasets, mywork, quality
 
-urlpatterns = [*datasets.urlpatterns, *campaigns.urlpatterns, *quality.urlpatterns, *mywork.urlpatterns]
+urlpatterns = [*datasets.urlpatterns, *campaigns.urlpatterns, *quality.urlpatterns, *consensus.urlpatterns,
+               *mywork.urlpatterns]

@@ -23,6 +23,7 @@ from labeling.selectors.campaigns import (
 )
 from labeling.services.campaigns import (
     AnnotationBatchError,
+    AnnotatorPausedError,
     CampaignClosedError,
     CampaignError,
     annotations_submit,
@@ -270,7 +271,10 @@ class CampaignNextApi(APIView):
         if not 1 <= n <= MAX_PAGE:
             return Response({"detail": f"n must lie in 1..{MAX_PAGE}"}, status=status.HTTP_400_BAD_REQUEST)
         cap = campaign_lease_cap(campaign=campaign)
-        items = campaign_next_items(campaign=campaign, annotator=request.user, n=min(n, cap))
+        try:
+            items = campaign_next_items(campaign=campaign, annotator=request.user, n=min(n, cap))
+        except AnnotatorPausedError as error:
+            return Response({"detail": str(error), "reason": "paused"}, status=status.HTTP_403_FORBIDDEN)
         return Response({
             "campaign": campaign.id, "status": campaign.status, "lease_minutes": campaign.lease_minutes,
             "lease_cap": cap, "items": [next_item_payload(item, campaign=campaign) for item in items],

@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from domainsieve.auth import IsAdmin, IsResearcher
 from labeling import exports
+from labeling.agreement.consensus import ConsensusInputError
 from labeling.exports.annotations import ANNOTATION_FORMATS, write_annotations
 from labeling.models import CampaignItem, LabelSnapshot, Split
 from labeling.selectors.exports import annotation_frame, annotations_by_image
@@ -76,8 +77,11 @@ class DisagreementsApi(APIView):
                                                                  "results": serializers.ListField()}))
     def get(self, request: Request, campaign_id: int) -> Response:
         campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
-        return Response(disagreement_queue(campaign=campaign, limit=_int_param(request, "limit", 50, 1, 500),
-                                           offset=_int_param(request, "offset", 0, 0, 10**9)))
+        try:
+            return Response(disagreement_queue(campaign=campaign, limit=_int_param(request, "limit", 50, 1, 500),
+                                               offset=_int_param(request, "offset", 0, 0, 10**9)))
+        except ConsensusInputError as error:
+            return Response({"detail": str(error), "reason": error.reason}, status=status.HTTP_409_CONFLICT)
 
 
 class AdjudicationInput(serializers.Serializer):
@@ -112,6 +116,7 @@ class QualitySettingsInput(serializers.Serializer):
     queue_ambiguous = serializers.BooleanField(required=False)
     gold_min_accuracy = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
     gold_min_answers = serializers.IntegerField(required=False, min_value=1)
+    accuracy_floor = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
 
 
 class QualitySettingsApi(APIView):
@@ -124,7 +129,7 @@ class QualitySettingsApi(APIView):
         data.is_valid(raise_exception=True)
         settings = campaign_quality_update(campaign=campaign, **data.validated_data)
         return Response({"queue_ambiguous": settings.queue_ambiguous, "gold_min_accuracy": settings.gold_min_accuracy,
-                         "gold_min_answers": settings.gold_min_answers})
+                         "gold_min_answers": settings.gold_min_answers, "accuracy_floor": settings.accuracy_floor})
 
 
 class GoldApi(APIView):

@@ -18,3 +18,7 @@ __all__ = ["Annotation", "AnnotationHistory", "Campaign", "CampaignItem", "Datas
            "ImportedAnnotator", "Lease"]
 __all__ += ["Adjudication", "CampaignQuality", "ImmutableError", "LabelSnapshot", "SnapshotLabel", "Split",
             "SplitAssignment"]
+
+from .consensus import AnnotatorPause, RelabelRequest  # noqa: E402
+
+__all__ += ["AnnotatorPause", "RelabelRequest"]

@@ -46,6 +46,10 @@ class Campaign(models.Model):
         ADJUDICATED_UNANIMOUS_MAJORITY = "adjudicated>unanimous>majority", "adjudicated > unanimous > majority"
         ADJUDICATED_UNANIMOUS = "adjudicated>unanimous", "adjudicated > unanimous"
         ADJUDICATED_ONLY = "adjudicated", "adjudicated only"
+        # Annotator-aware (labeling/agreement/consensus.py): adjudicated, else gold, else the consensus
+        # label; they need items labelled by two or more annotators.
+        DAWID_SKENE = "dawid-skene", "adjudicated > gold > Dawid-Skene consensus"
+        CROWDLAB = "crowdlab", "adjudicated > gold > CROWDLAB (annotators + classifier)"
 
     class Status(models.TextChoices):
         ACTIVE = "active"

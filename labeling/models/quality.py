@@ -40,6 +40,8 @@ class CampaignQuality(models.Model):
     queue_ambiguous = models.BooleanField(default=True)
     gold_min_accuracy = models.FloatField(default=0.8, help_text="annotators below this gold accuracy are flagged")
     gold_min_answers = models.PositiveIntegerField(default=5, help_text="gold answers needed before flagging")
+    # Annotators whose estimated accuracy (Dawid-Skene, or gold) falls below this may be paused by an admin.
+    accuracy_floor = models.FloatField(default=0.6, help_text="estimated accuracy below which an admin may pause")
 
     def __str__(self) -> str:
         return f"quality settings of campaign {self.campaign_id}"
@@ -90,9 +92,11 @@ class SnapshotLabel(_Frozen):
     image = models.ForeignKey(Image, on_delete=models.PROTECT, related_name="+")
     label = models.CharField(max_length=32)
     label_index = models.PositiveSmallIntegerField()
-    source = models.CharField(max_length=16, help_text="adjudicated | gold | unanimous | majority")
+    source = models.CharField(max_length=16,
+                              help_text="adjudicated | gold | unanimous | majority | dawid-skene | crowdlab")
     label_count = models.PositiveSmallIntegerField()
     agreement = models.FloatField(null=True, help_text="share of annotators' labels equal to the final label")
+    quality = models.FloatField(null=True, help_text="consensus quality in [0, 1] (annotator-aware rules only)")
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["snapshot", "image"], name="snapshot_label_unique_image")]

@@ -25,7 +25,16 @@ from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from labeling.domains import domain_from_any
-from labeling.models import Annotation, AnnotationHistory, Campaign, CampaignItem, Dataset, Image, Lease
+from labeling.models import (
+    Annotation,
+    AnnotationHistory,
+    AnnotatorPause,
+    Campaign,
+    CampaignItem,
+    Dataset,
+    Image,
+    Lease,
+)
 from labeling.services import campaigns_pg
 from labeling.services.campaigns_pg import SubmitState
 
@@ -406,6 +415,22 @@ def _statements() -> Any:
     return _OrmStatements
 
 
+class AnnotatorPausedError(PermissionError):
+    """The annotator may take no new items of this campaign; the message says why, for them."""
+
+
+def annotator_pause_check(*, campaign: Campaign, annotator: Any) -> None:
+    """Raise AnnotatorPausedError when ``annotator`` is paused on or excluded from ``campaign``
+    (labeling/services/consensus.py writes those rows)."""
+    pause = AnnotatorPause.objects.filter(campaign=campaign, annotator_id=annotator.pk).only("kind", "reason").first()
+    if pause is None:
+        return
+    if pause.kind == AnnotatorPause.Kind.EXCLUDED:
+        raise AnnotatorPausedError(f"This campaign is for annotators who have not seen its images: {pause.reason}")
+    raise AnnotatorPausedError(f"An admin paused your labeling in this campaign: {pause.reason} "
+                               "Ask an admin to review it with you; your earlier labels are kept.")
+
+
 def campaign_next_items(*, campaign: Campaign, annotator: Any, n: int = 25,
                         rng: random.Random | None = None) -> list[CampaignItem]:
     """Lease up to ``n`` items to ``annotator`` and return them, the caller's own live leases first.
@@ -417,9 +442,11 @@ def campaign_next_items(*, campaign: Campaign, annotator: Any, n: int = 25,
     target_k; gold items (if any) fill about ``gold_rate`` of the page and look like any other.
     A campaign that is not active, or has nothing left for the caller, gives an empty list. The
     items carry ``width`` and ``height`` of their image; fields a page does not need are deferred.
+    AnnotatorPausedError when the annotator is paused on, or excluded from, the campaign.
     """
     if campaign.status != Campaign.Status.ACTIVE or n <= 0:
         return []
+    annotator_pause_check(campaign=campaign, annotator=annotator)
     sql = _statements()
     rng = rng or random.Random()
     me = annotator.pk

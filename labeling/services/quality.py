@@ -13,7 +13,8 @@ from django.conf import settings as django_settings
 from django.db import transaction
 
 from labeling.agreement import assign_splits
-from labeling.agreement.final import NONE, SOURCE_NAMES
+from labeling.agreement.consensus import ConsensusInputError
+from labeling.agreement.final import CONSENSUS_RULES, NONE, SOURCE_NAMES
 from labeling.agreement.splits import PAPER_DEFAULTS, SUBSET_NAMES, TEST
 from labeling.models import (
     Adjudication,
@@ -38,7 +39,8 @@ class QualityError(ValueError):
 @transaction.atomic
 def campaign_quality_update(*, campaign: Campaign, queue_ambiguous: bool | None = None,
                             gold_min_accuracy: float | None = None,
-                            gold_min_answers: int | None = None) -> CampaignQuality:
+                            gold_min_answers: int | None = None,
+                            accuracy_floor: float | None = None) -> CampaignQuality:
     settings, _ = CampaignQuality.objects.get_or_create(campaign=campaign)
     if queue_ambiguous is not None:
         settings.queue_ambiguous = queue_ambiguous
@@ -50,6 +52,10 @@ def campaign_quality_update(*, campaign: Campaign, queue_ambiguous: bool | None 
         if gold_min_answers < 1:
             raise QualityError("gold_min_answers must be at least 1")
         settings.gold_min_answers = gold_min_answers
+    if accuracy_floor is not None:
+        if not 0.0 <= accuracy_floor <= 1.0:
+            raise QualityError("accuracy_floor must lie in [0, 1]")
+        settings.accuracy_floor = accuracy_floor
     settings.save()
     return settings
 
@@ -97,7 +103,10 @@ def snapshot_create(*, campaign: Campaign, name: str, created_by: Any, descripti
     if LabelSnapshot.objects.filter(name=name).exists():
         raise QualityError(f"a snapshot named {name!r} already exists; snapshots are immutable, pick a new name")
     table = campaign_label_table(campaign=campaign)
-    final, source = table.final
+    try:
+        final, source = table.final
+    except ConsensusInputError as error:
+        raise QualityError(f"cannot freeze {campaign.final_label_rule} labels: {error}") from error
     labelled = np.flatnonzero(final >= 0)
     if labelled.size == 0:
         raise QualityError("the campaign has no final labels yet; nothing to freeze")
@@ -110,9 +119,15 @@ def snapshot_create(*, campaign: Campaign, name: str, created_by: Any, descripti
         n_unlabelled=int(final.size - labelled.size), created_by=created_by)
     m = table.ratings.labels_per_item
     agreement = table.agreement_with_final
+    quality = np.full(final.size, np.nan)
+    if campaign.final_label_rule in CONSENSUS_RULES:
+        # The consensus' own quality where it decided; 1 where an adjudicated or gold label did.
+        consensus_source = CONSENSUS_RULES[campaign.final_label_rule]
+        quality = np.where(source == consensus_source, table.consensus(campaign.final_label_rule).quality, 1.0)
     rows = (SnapshotLabel(snapshot=snapshot, image_id=int(table.image_ids[p]), label=names[final[p]],
                           label_index=to_index[names[final[p]]], source=SOURCE_NAMES[int(source[p])],
-                          label_count=int(m[p]), agreement=None if np.isnan(agreement[p]) else float(agreement[p]))
+                          label_count=int(m[p]), agreement=None if np.isnan(agreement[p]) else float(agreement[p]),
+                          quality=None if np.isnan(quality[p]) else float(quality[p]))
             for p in labelled.tolist() if source[p] != NONE)
     SnapshotLabel.objects.bulk_create(rows, batch_size=BULK_BATCH)
     return snapshot

@@ -10,10 +10,14 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from domainsieve.auth import ADMIN, RESEARCHER, has_role, role_required
-from labeling.models import CampaignItem, Split
+from labeling.agreement.consensus import ConsensusInputError
+from labeling.agreement.final import CONSENSUS_RULES
+from labeling.models import Campaign, CampaignItem, Split
+from labeling.selectors.consensus import campaign_charts, campaign_consensus_report
 from labeling.selectors.quality import (
     adjudication_history,
     campaign_agreement,
+    campaign_label_table,
     campaign_quality,
     disagreement_queue,
     get_campaign_for_researcher,
@@ -29,16 +33,27 @@ def _matrix_rows(classes: list[str], matrix: list[list[int]]) -> list[dict[str, 
 @role_required(RESEARCHER)
 def agreement_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
-    report = campaign_agreement(campaign=campaign, n_boot=1000)
+    table = campaign_label_table(campaign=campaign)
+    report = campaign_agreement(campaign=campaign, n_boot=1000, table=table)
     classes = report["classes"]
     for entry in report["annotators"]:
         entry["majority_rows"] = _matrix_rows(classes, entry["vs_majority"]["confusion"])
+    method = campaign.final_label_rule if campaign.final_label_rule in CONSENSUS_RULES else "dawid-skene"
+    consensus, consensus_error = None, ""
+    try:
+        consensus = campaign_consensus_report(campaign=campaign, method=method, table=table)
+    except ConsensusInputError as error:
+        consensus_error = str(error)
+    charts = campaign_charts(campaign=campaign, table=table)
     return render(request, "labeling/agreement.html", {
         "campaign": campaign, "report": report, "settings": campaign_quality(campaign=campaign),
         "overall_rows": _matrix_rows(classes, report["confusion_vs_majority"]),
         "coincidence_rows": _matrix_rows(classes, [[round(x, 2) for x in row]
                                                    for row in report["krippendorff_alpha"]["coincidence"]]),
         "flagged": [g for g in report["gold"]["annotators"] if g["flagged"]],
+        "consensus": consensus, "consensus_error": consensus_error, "rules": Campaign.FinalLabelRule.choices,
+        "charts": charts, "chart_list": [(name, charts[name]) for name in ("confusion", "accuracy", "over_time")],
+        "pr_chart": charts["pr"],
     })
 
 
@@ -62,7 +77,11 @@ def adjudicate_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
             messages.error(request, str(error))
             return redirect(f"{request.path}?item={item.id}")
         return redirect(request.path)
-    queue = disagreement_queue(campaign=campaign, limit=200)
+    try:
+        queue = disagreement_queue(campaign=campaign, limit=200)
+    except ConsensusInputError as error:
+        messages.error(request, f"No disagreement queue under the {campaign.final_label_rule} rule: {error}")
+        return redirect("campaign-agreement", campaign_id=campaign.id)
     genuine = [entry for entry in queue["results"] if entry["kind"] == "disagreement"]
     ambiguous = [entry for entry in queue["results"] if entry["kind"] != "disagreement"]
     current = None

@@ -69,14 +69,15 @@ def test_it_refuses_users_without_a_role(client: Client, outsider, url: str) -> 
         assert response.status_code in (403, 405), (method.__name__, url, response.status_code)
 
 
-# What an annotator may reach: labeling, its own labels and progress (and its view of a campaign's
-# page), images, docs and health. Everything
+# What an annotator may reach: labeling, its own labels, progress and quality (and its view of a
+# campaign's page), images, docs and health. Everything
 # else (imports, agreement, adjudication, exports, classifiers, apply jobs, training) is refused.
 ANNOTATOR_REACHES = {
     "/", "/guidelines/", "/campaigns/", "/campaigns/1/", "/campaigns/1/grid/", "/campaigns/1/single/",
     "/me/labels/", "/me/progress/", "/api/v1/me/annotations/", "/api/v1/me/progress/",
     "/api/v1/campaigns/", "/api/v1/campaigns/1/", "/api/v1/campaigns/1/next/",
     "/api/v1/campaigns/1/annotations/", "/api/v1/campaigns/1/progress/",
+    "/campaigns/1/me/", "/api/v1/campaigns/1/me/quality/",
     "/api/v1/datasets/", "/api/v1/datasets/1/", "/api/v1/datasets/1/images/",
     "/api/v1/images/1/", "/api/v1/images/1/file/", "/api/v1/images/1/thumb/",
     "/api/v1/docs/", "/api/v1/schema/", "/api/v1/health/",

@@ -1,7 +1,8 @@
 // Draws one SVG precision-recall chart per class from the page's #pr-data JSON:
-// {runName: {className: {precision: [], recall: [], thresholds: []}}}.
+// {runName: {className: {precision: [], recall: [], thresholds: [], operating_point?: {precision, recall}}}}.
 // Axes in percent, like every figure on these pages; each run keeps one colour in every chart
 // (its position in #pr-data), so a run missing a class does not shift the others' colours.
+// An operating point (the run's threshold at its target precision) is drawn as a ring.
 const SVG = "http://www.w3.org/2000/svg";
 export const COLOURS = ["#1c7ed6", "#d9480f", "#2e9e44", "#7048e8", "#c2255c", "#0b7285", "#5c940d", "#862e9c"];
 const W = 340, H = 260, LEFT = 48, BOTTOM = 40, TOP = 8, RIGHT = 8;
@@ -36,6 +37,12 @@ function chart(className, series) {
   for (const { name, curve, colour } of series) {
     const points = curve.recall.map((r, j) => `${x(r).toFixed(1)},${y(curve.precision[j]).toFixed(1)}`).join(" ");
     el("polyline", { points, fill: "none", stroke: colour, "stroke-width": 2, "data-run": name }, svg);
+    const op = curve.operating_point;
+    if (op && op.precision != null && op.recall != null) {
+      const ring = el("circle", { cx: x(op.recall), cy: y(op.precision), r: 5, fill: "none",
+                                  stroke: colour, "stroke-width": 2, class: "operating-point" }, svg);
+      el("title", {}, ring).textContent = `${name}: precision ${(100 * op.precision).toFixed(1)}%, recall ${(100 * op.recall).toFixed(1)}%`;
+    }
     const item = document.createElement("li");
     item.style.color = colour;
     item.dataset.run = name;
@@ -43,7 +50,7 @@ function chart(className, series) {
     legend.appendChild(item);
   }
   const caption = document.createElement("figcaption");
-  caption.textContent = `${className} (dashed: 98% precision)`;
+  caption.textContent = `${className} (dashed: 98% precision; rings: operating points)`;
   figure.append(caption, svg, legend);
   return figure;
 }
