@@ -168,7 +168,7 @@ def label_and_revisit_first_page(page: Any, base_url: str, campaign: Campaign) -
 
 
 def wait_stored(user: object, item: int, label: str) -> None:
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 15
     while stored(user).get(item) != label:
         assert time.monotonic() < deadline, f"item {item} never stored as {label}: {stored(user).get(item)}"
         time.sleep(0.1)

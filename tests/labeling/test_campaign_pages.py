@@ -42,7 +42,12 @@ def test_it_serves_grid_and_single_pages_with_guidelines(annotator: object, camp
 def test_it_refuses_researcher_pages_to_annotators(annotator: object, outsider: object,
                                                    campaign: Campaign) -> None:
     assert client_for(annotator).get("/campaigns/new/").status_code == 403
-    assert client_for(annotator).get(f"/campaigns/{campaign.id}/").status_code == 403
+    for action in ("settings", "status", "members", "predictions"):
+        assert client_for(annotator).post(f"/campaigns/{campaign.id}/{action}/").status_code == 403
+    # The campaign page answers an annotator with their own view: no settings, no other people's work.
+    mine = client_for(annotator).get(f"/campaigns/{campaign.id}/")
+    assert mine.status_code == 200 and 'id="my-campaign-progress"' in mine.content.decode()
+    assert "settings-form" not in mine.content.decode() and "per-day" not in mine.content.decode()
     assert client_for(outsider).get(f"/campaigns/{campaign.id}/grid/").status_code == 403
     assert Client().get("/campaigns/").status_code == 302  # to the login page
 

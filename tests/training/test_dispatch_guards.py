@@ -25,6 +25,7 @@ from training.guards import (
     openclip_parser,
 )
 from training.models import TrainingRun
+from training.placement import training_queue_place
 from training.services import training_run_launch, training_run_poll
 
 pytestmark = pytest.mark.django_db
@@ -91,7 +92,7 @@ def test_it_refuses_malformed_backend_options(api: type, researcher: object, med
     assert status == 400 and reason in detail, detail
 
 
-def test_it_never_starts_a_stored_run_with_a_forbidden_environment(tmp_path: Path) -> None:
+def test_it_never_starts_a_stored_run_with_a_forbidden_environment(tmp_path: Path, gpu_host: object) -> None:
     """A row written before the guards (or by hand): the launching worker checks again and the
     BROWSER/PYTHONWARNINGS pair never runs its command."""
     marker = tmp_path / "pwned"
@@ -99,18 +100,20 @@ def test_it_never_starts_a_stored_run_with_a_forbidden_environment(tmp_path: Pat
     run = TrainingRun.objects.create(name="old-row", logs_dir=str(tmp_path / "logs"), backend="local", plan={},
                                      mixture={}, command=[sys.executable, "-c", "pass"],
                                      backend_options={"env": env})
+    assert training_queue_place() == [run.id]  # on this host's declared GPUs (gpu_host)
     run = training_run_launch(run_id=run.id)
     assert run.status == "failed" and "is not an allowed variable" in run.error
     time.sleep(1.0)
     assert not marker.exists()
 
 
-def test_it_passes_allowed_variables_to_the_process(tmp_path: Path) -> None:
+def test_it_passes_allowed_variables_to_the_process(tmp_path: Path, gpu_host: object) -> None:
     out = tmp_path / "env.txt"
     script = f"import os; open({str(out)!r}, 'w').write(os.environ.get('NCCL_DEBUG', 'unset'))"
     run = TrainingRun.objects.create(name="env-row", logs_dir=str(tmp_path / "logs"), backend="local", plan={},
                                      mixture={}, command=[sys.executable, "-c", script],
                                      backend_options={"env": {"NCCL_DEBUG": "WARN"}})
+    assert training_queue_place() == [run.id]
     run = training_run_launch(run_id=run.id)
     deadline = time.monotonic() + 20
     while run.status == "running" and time.monotonic() < deadline:
@@ -238,7 +241,7 @@ def test_it_shows_the_refusal_on_the_page(researcher: object, media_root: Path, 
             "workers": 0, "device": "cpu", "backend": "local",
             "backend_options": '{"env": {"BROWSER": "sh -c id"}}', "action": "launch"}
     page = client.post("/training/", form)
-    assert page.status_code == 200
+    assert page.status_code == 400  # the form comes back with the reason
     assert "is not an allowed variable" in page.content.decode()
     assert not TrainingRun.objects.exists()
 

@@ -23,6 +23,15 @@ export async function api(method, url, body) {
   return data;
 }
 
+// A POST the browser completes even after the page is gone (pagehide); no answer is read.
+export function sendKeepalive(url, body) {
+  fetch(url, {
+    method: "POST", keepalive: true, credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRFToken": csrf(), Accept: "application/json" },
+    body: JSON.stringify(body),
+  });
+}
+
 export const campaignUrls = (id) => ({
   next: (n) => `/api/v1/campaigns/${id}/next/?n=${n}`,
   annotations: `/api/v1/campaigns/${id}/annotations/`,

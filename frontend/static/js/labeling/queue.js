@@ -1,7 +1,7 @@
 // The save queue: labels wait here until the server acknowledged them. Never lose work:
 // the queue lives in localStorage too, a failed submit retries with exponential backoff, and
 // closing the tab while labels are unsaved asks first.
-import { api, HttpError } from "./api.js";
+import { api, HttpError, sendKeepalive } from "./api.js";
 
 const MAX_BATCH = 200;
 
@@ -24,6 +24,14 @@ export class SaveQueue {
       if (this.pending.size || this.hasDrafts?.()) { event.preventDefault(); event.returnValue = ""; }
     });
     window.addEventListener("online", () => this.flush());
+    // Closing the tab or leaving the page: what is still queued goes out in a keepalive request,
+    // which the browser finishes after the page is gone (the copy in localStorage stays until a
+    // later page sees it acknowledged; resending is harmless, the endpoint is idempotent).
+    window.addEventListener("pagehide", () => {
+      if (!this.pending.size) return;
+      const batch = [...this.pending.values()].slice(0, MAX_BATCH).map((e) => ({ ...e, seconds: Math.round(e.seconds * 100) / 100 }));
+      try { sendKeepalive(this.url, batch); } catch { /* the localStorage copy remains */ }
+    });
     if (this.pending.size) this.schedule(0);
   }
 
