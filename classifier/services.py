@@ -156,16 +156,27 @@ def stratified_split(labels: Sequence[str], *, seed: int, val_fraction: float, t
 
 def labelled_images(*, labels_source: str, datasets: Sequence[Dataset] = (), split: Any = None,
                     classes: Sequence[str], seed: int = 0, val_fraction: float = 0.2,
-                    test_fraction: float = 0.2) -> LabelledImages:
-    """The labelled images a run trains and evaluates on; ClassifierInputError when unusable."""
+                    test_fraction: float = 0.2, testsets_apart: bool = True) -> LabelledImages:
+    """The labelled images a run trains and evaluates on; ClassifierInputError when unusable.
+
+    With ``testsets_apart`` (the paper's protocol) the labeled images of test-set datasets
+    (``Dataset.kind == testset``: the 12 x 1000 from ImageNet, DomainNet, ...) form an evaluation
+    subset of their own, ``eval``: never drawn into train/val/test, whatever a split assigned them.
+    """
+    testset = Dataset.Kind.TESTSET
     if labels_source == ClassifierRun.LabelsSource.INTENDED_DOMAIN:
         if not datasets:
             raise ClassifierInputError("labels source intended_domain needs at least one dataset")
         rows = list(Image.objects.filter(dataset__in=list(datasets), intended_domain__in=list(classes))
-                    .order_by("id").values_list("id", "intended_domain", "dataset__name", "file", "dataset_id"))
+                    .order_by("id").values_list("id", "intended_domain", "dataset__name", "file", "dataset_id",
+                                                "dataset__kind"))
         labels = np.array([r[1] for r in rows], dtype=str)
-        _check_class_totals(labels, classes)
-        subsets = stratified_split(labels, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+        apart = np.array([testsets_apart and r[5] == testset for r in rows], dtype=bool)
+        _check_class_totals(labels[~apart], classes)
+        subsets = np.full(len(rows), "eval", dtype=object)
+        subsets[~apart] = stratified_split(labels[~apart], seed=seed, val_fraction=val_fraction,
+                                           test_fraction=test_fraction)
+        subsets = subsets.astype(str)
     elif labels_source == ClassifierRun.LabelsSource.SPLIT:
         if split is None:
             raise ClassifierInputError("labels source split needs a split")
@@ -174,15 +185,15 @@ def labelled_images(*, labels_source: str, datasets: Sequence[Dataset] = (), spl
         label_of = dict(SnapshotLabel.objects.filter(snapshot_id=split.snapshot_id).values_list("image_id", "label"))
         assigned = (SplitAssignment.objects.filter(split=split, subset__in=["train", "val", "test"])
                     .order_by("image_id").values_list("image_id", "subset", "image__dataset__name", "image__file",
-                                                      "image__dataset_id"))
+                                                      "image__dataset_id", "image__dataset__kind"))
         rows, subset_list = [], []
-        for image_id, subset, group, file, dataset_id in assigned:
+        for image_id, subset, group, file, dataset_id, kind in assigned:
             if label_of.get(image_id) in classes:
                 rows.append((image_id, label_of[image_id], group, file, dataset_id))
-                subset_list.append(subset)
+                subset_list.append("eval" if testsets_apart and kind == testset else subset)
         labels = np.array([r[1] for r in rows], dtype=str)
-        _check_class_totals(labels, classes)
         subsets = np.array(subset_list, dtype=str)
+        _check_class_totals(labels[subsets != "eval"], classes)
     else:
         raise ClassifierInputError(f"unknown labels source {labels_source!r}; expected intended_domain or split")
     result = LabelledImages(np.array([r[0] for r in rows], dtype=np.int64), labels, subsets,
@@ -198,9 +209,11 @@ def labelled_images(*, labels_source: str, datasets: Sequence[Dataset] = (), spl
 
 
 def _check_class_totals(labels: np.ndarray, classes: Sequence[str]) -> None:
+    """``labels``: those train/val/test are drawn from (test-set images are apart)."""
     missing = [c for c in classes if not (labels == c).any()]
     if missing:
-        raise ClassifierInputError(f"no labelled images of class {', '.join(missing)}; label some or pass classes "
+        raise ClassifierInputError(f"no labelled images of class {', '.join(missing)} outside the test sets (their "
+                                   "images are an evaluation set apart); label some pool images or pass classes "
                                    "without it")
     need = sum(MIN_PER_CLASS.values())
     short = [f"{c}: {int((labels == c).sum())}" for c in classes if (labels == c).sum() < need]
@@ -237,7 +250,8 @@ def classifier_run_create(*, created_by: Any, method: str, extractor: str, label
     _check_hyperparameters(method, hp)
     labelled_images(labels_source=labels_source, datasets=datasets, split=split, classes=classes,
                     seed=int(hp.get("seed", 0)), val_fraction=float(hp.get("val_fraction", 0.2)),
-                    test_fraction=float(hp.get("test_fraction", 0.2)))
+                    test_fraction=float(hp.get("test_fraction", 0.2)),
+                    testsets_apart=bool(hp.get("testsets_apart", True)))
     run = ClassifierRun.objects.create(name=name, labels_source=labels_source, split=split, extractor=extractor,
                                        method=method, classes=classes, hyperparameters=hp,
                                        target_precision=target_precision, created_by=created_by)
@@ -310,8 +324,9 @@ def _fit_and_evaluate(run: ClassifierRun, out: Path, *, device: str, precision: 
     seed = int(hp.get("seed", 0))
     data = labelled_images(labels_source=run.labels_source, datasets=list(run.datasets.all()), split=run.split,
                            classes=run.classes, seed=seed, val_fraction=float(hp.get("val_fraction", 0.2)),
-                           test_fraction=float(hp.get("test_fraction", 0.2)))
-    tr, va, te = data.subset("train"), data.subset("val"), data.subset("test")
+                           test_fraction=float(hp.get("test_fraction", 0.2)),
+                           testsets_apart=bool(hp.get("testsets_apart", True)))
+    tr, va, te, ev = data.subset("train"), data.subset("val"), data.subset("test"), data.subset("eval")
     step = _stepper(run, progress)
     if run.method in EMBEDDING_METHODS:
         from classifier.ml.methods import fit_method
@@ -325,6 +340,7 @@ def _fit_and_evaluate(run: ClassifierRun, out: Path, *, device: str, precision: 
                            seed=seed)
         model.save(out / "model.pkl")
         val_scores, test_scores, classes = model.scores(features[va]), model.scores(features[te]), model.classes
+        eval_scores = model.scores(features[ev]) if len(ev) else None
         artifacts, fitted = {"model": "model.pkl"}, model.params
     elif run.method in IMAGE_METHODS:
         from classifier.ml.extractors import build_extractor
@@ -340,17 +356,20 @@ def _fit_and_evaluate(run: ClassifierRun, out: Path, *, device: str, precision: 
         result.save(out / "ft.pt", run.extractor)
         val_scores = finetune_scores(result, files[va].tolist(), extractor, batch_size=batch_size)
         test_scores = finetune_scores(result, files[te].tolist(), extractor, batch_size=batch_size)
+        eval_scores = finetune_scores(result, files[ev].tolist(), extractor, batch_size=batch_size) if len(ev) else None
         classes, artifacts = result.classes, {"model": "ft.pt"}
         fitted = {"best_epoch": result.best_epoch, "history": result.history, **result.hyperparameters}
     else:  # create() refuses these; a hand-edited row lands here
         raise MethodError(f"unknown method {run.method!r}")
     metrics = evaluate_model(classes=classes, val_scores=val_scores, y_val=data.labels[va], test_scores=test_scores,
-                             y_test=data.labels[te], test_groups=data.groups[te], target=run.target_precision)
+                             y_test=data.labels[te], test_groups=data.groups[te], target=run.target_precision,
+                             eval_scores=eval_scores, y_eval=data.labels[ev], eval_groups=data.groups[ev])
     metrics.update({"scored_classes": classes, "fitted": fitted,
                     "counts": {s: {c: int(((data.subsets == s) & (data.labels == c)).sum()) for c in run.classes}
-                               for s in ("train", "val", "test")}})
+                               for s in ("train", "val", "test", "eval")}})
     np.savez(out / "scores.npz", val_ids=data.image_ids[va], val_scores=val_scores, test_ids=data.image_ids[te],
-             test_scores=test_scores)
+             test_scores=test_scores, eval_ids=data.image_ids[ev],
+             eval_scores=eval_scores if eval_scores is not None else np.zeros((0, len(classes)), np.float32))
     artifacts["scores"] = "scores.npz"
     return metrics, artifacts
 
