@@ -267,13 +267,15 @@ def classifier_run_create(*, created_by: Any, method: str, extractor: str, label
 def _check_hyperparameters(method: str, hp: dict[str, Any]) -> None:
     from classifier.ml.finetune import FT_PRESETS
 
-    numeric = ("seed", "val_fraction", "test_fraction", "max_steps", *FT_OVERRIDE_KEYS)
+    numeric = ("seed", "val_fraction", "test_fraction", "max_steps", "folds", *FT_OVERRIDE_KEYS)
     for key in numeric:
         if key in hp and (isinstance(hp[key], bool) or not isinstance(hp[key], int | float)):
             raise ClassifierInputError(f"hyperparameter {key} must be a number, got {hp[key]!r}")
     for key in ("val_fraction", "test_fraction"):
         if key in hp and not 0 < hp[key] < 0.5:
             raise ClassifierInputError(f"hyperparameter {key} must be in (0, 0.5)")
+    if "folds" in hp and not 2 <= hp["folds"] <= 50:
+        raise ClassifierInputError("hyperparameter folds (DR cross-fitting) must be in [2, 50]")
     if method in IMAGE_METHODS and hp.get("preset", "released") not in FT_PRESETS:
         raise ClassifierInputError(f"unknown FT preset {hp['preset']!r}; expected one of {', '.join(FT_PRESETS)}")
 
@@ -334,7 +336,7 @@ def _fit_and_evaluate(run: ClassifierRun, out: Path, *, device: str, precision: 
         features = _features_for(run, data.image_ids, data.dataset_ids, device=device, precision=precision, batch_size=batch_size,
                                  num_workers=num_workers)
         step(0.6)
-        params = {k: v for k, v in hp.items() if k in ("cs", "ks", "C", "temperature")}
+        params = {k: v for k, v in hp.items() if k in ("cs", "ks", "C", "temperature", "folds")}
         model = fit_method(run.method, features[tr], data.labels[tr], run.classes, x_val=features[va],
                            y_val=data.labels[va], hyperparameters=params, target_precision=run.target_precision,
                            seed=seed)
@@ -349,10 +351,20 @@ def _fit_and_evaluate(run: ClassifierRun, out: Path, *, device: str, precision: 
         media = Path(settings.MEDIA_ROOT)
         files = np.array([str(media / f) for f in data.files], dtype=object)
         extractor = build_extractor(run.extractor, device=device, precision=precision, seed=seed)
-        result = finetune(extractor, files[tr].tolist(), data.labels[tr], files[va].tolist(), data.labels[va],
-                          run.classes, method=run.method, preset=hp.get("preset", "released"),
-                          overrides={k: hp[k] for k in FT_OVERRIDE_KEYS if k in hp}, num_workers=num_workers,
-                          max_steps=hp.get("max_steps"), seed=seed, progress=lambda e, n: step(0.8 * e / n))
+        ft_options = {"preset": hp.get("preset", "released"), "num_workers": num_workers, "seed": seed,
+                      "overrides": {k: hp[k] for k in FT_OVERRIDE_KEYS if k in hp}, "max_steps": hp.get("max_steps"),
+                      "progress": lambda e, n: step(0.8 * e / n)}
+        if run.method.startswith("dr-ft"):
+            from classifier.ml.finetune import finetune_density_ratio
+            from classifier.ml.methods import BINARY_TARGET
+
+            result = finetune_density_ratio(
+                lambda: build_extractor(run.extractor, device=device, precision=precision, seed=seed),
+                files[tr].tolist(), data.labels[tr], files[va].tolist(), data.labels[va],
+                BINARY_TARGET[run.method[-1]], folds=int(hp.get("folds", 10)), **ft_options)
+        else:
+            result = finetune(extractor, files[tr].tolist(), data.labels[tr], files[va].tolist(), data.labels[va],
+                              run.classes, method=run.method, **ft_options)
         result.save(out / "ft.pt", run.extractor)
         val_scores = finetune_scores(result, files[va].tolist(), extractor, batch_size=batch_size)
         test_scores = finetune_scores(result, files[te].tolist(), extractor, batch_size=batch_size)

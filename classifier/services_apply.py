@@ -116,11 +116,12 @@ def _default_threshold(run: Any, fallback: float) -> float:
     given = (run.hyperparameters or {}).get("default_threshold")
     if given is not None:
         return float(given)
-    return 1.0 if str(run.method).lower().startswith("dr") else fallback
+    return 1.0 if str(run.method).lower().startswith(("dr", "logreg")) else fallback
 
 
 def _is_ft_run(run: Any) -> bool:
-    return str(run.method).lower().startswith("ft")
+    """Runs whose artifact is a fine-tuned tower (ft-*, and the density ratio on a fine-tuned backbone)."""
+    return str(run.method).lower().startswith(("ft", "dr-ft"))
 
 
 def head_spec_from_runs(*, natural_run: Any, rendition_run: Any, default_threshold: float = 0.5) -> HeadSpec:

@@ -7,7 +7,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from classifier.calibration_views import compare_context, run_report_context
-from classifier.ml.methods import ALL_METHODS
+from classifier.ml.methods import ALL_METHODS, RENAME_NOTE
 from classifier.selectors import classifier_runs_for_user, get_classifier_run_for_user
 from classifier.services import ClassifierInputError, classifier_run_create
 from domainsieve.auth import RESEARCHER, role_required
@@ -37,7 +37,7 @@ def run_list(request: HttpRequest) -> HttpResponse:
             messages.success(request, f"Run {run.id} queued.")
             return redirect("classifier-run", run_id=run.id)
     return render(request, "classifier/runs.html", {
-        "runs": classifier_runs_for_user(user=request.user)[:200], "methods": ALL_METHODS, "classes": DOMAINS,
+        "runs": classifier_runs_for_user(user=request.user)[:200], "methods": ALL_METHODS, "rename_note": RENAME_NOTE, "classes": DOMAINS,
         "datasets": Dataset.objects.all(), "splits": Split.objects.select_related("snapshot")[:200],
         "default_extractor": DEFAULT_EXTRACTOR,
     })
