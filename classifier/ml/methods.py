@@ -34,8 +34,11 @@ class FittedModel:
     state: dict[str, Any] = field(default_factory=dict)
 
     def scores(self, features: np.ndarray) -> np.ndarray:
-        x = l2_normalize(features)
-        return _SCORERS[method_kind(self)](self, x)
+        kind = method_kind(self)
+        if kind in _READOUT_KINDS:
+            # Linear readouts on standardized unit rows, folded into one matmul (no normalized copy).
+            return _SCORERS[kind](self, readout_logits(self.state, features))
+        return _SCORERS[kind](self, l2_normalize(features))
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Alias of ``scores`` for appliers: (n, len(classes)); probabilities for linear/centroid,
@@ -100,8 +103,20 @@ def fit_linear_probe(x: np.ndarray, y: Sequence[str], classes: Sequence[str], *,
                         **scaler})
 
 
-def _score_linear(model: FittedModel, x: np.ndarray) -> np.ndarray:
-    logits = _scale(model.state, x) @ model.state["coef"].T + model.state["intercept"]
+def readout_logits(state: dict[str, Any], features: np.ndarray) -> np.ndarray:
+    """``((x/|x|) - mean) / scale @ coef.T + intercept`` computed as ``(x @ W.T) / |x| + b`` with
+    ``W = coef / scale`` and ``b = intercept - (mean / scale) @ coef.T``: the same numbers, one pass
+    over ``x``. All-zero rows (failed decodes) get ``b``, as a zero unit row would."""
+    x = np.asarray(features, dtype=np.float32)
+    coef = state["coef"].astype(np.float32)
+    scale, mean = state["scale"].astype(np.float32), state["mean"].astype(np.float32)
+    weight = coef / scale
+    bias = state["intercept"].astype(np.float32) - (mean / scale) @ coef.T
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    return (x @ weight.T) / np.maximum(norms, 1e-12)[:, None] + bias
+
+
+def _score_linear(model: FittedModel, logits: np.ndarray) -> np.ndarray:
     if logits.shape[1] == 1:  # sklearn's binary form: one column for the second class
         p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
         return np.stack([1 - p, p], axis=1)
@@ -183,8 +198,8 @@ def fit_logreg_ovr(x: np.ndarray, y: Sequence[str], target: str, *, C: float = 1
                         **scaler})
 
 
-def _score_logreg(model: FittedModel, x: np.ndarray) -> np.ndarray:
-    logit = (_scale(model.state, x) @ model.state["coef"].T + model.state["intercept"])[:, 0]
+def _score_logreg(model: FittedModel, logits: np.ndarray) -> np.ndarray:
+    logit = logits[:, 0]
     return (np.exp(np.clip(logit, -50, 50)) * model.params["prior_correction"])[:, None]
 
 
@@ -209,13 +224,14 @@ def fit_density_ratio(x: np.ndarray, y: Sequence[str], target: str, *, cs: Seque
                         "oof_ratio": fit.ratio(fit.oof_logits).astype(np.float32), **scaler})
 
 
-def _score_dr(model: FittedModel, x: np.ndarray) -> np.ndarray:
-    logit = (_scale(model.state, x) @ model.state["coef"].T + model.state["intercept"])[:, 0]
+def _score_dr(model: FittedModel, logits: np.ndarray) -> np.ndarray:
+    logit = logits[:, 0]
     return ratio_from_logits(logit, model.params["temperature"], model.params["prior_correction"])[:, None]
 
 
 _SCORERS = {"linear": _score_linear, "centroid": _score_centroid, "knn": _score_knn, "dr": _score_dr,
             "logreg": _score_logreg}
+_READOUT_KINDS = {"linear", "dr", "logreg"}  # scorers that take readout_logits, not normalized rows
 
 # Method names as the product spells them; FT lives in finetune.py (it needs images, not embeddings).
 EMBEDDING_METHODS = ("linear", "linear-balanced", "centroid", "knn-N", "knn-R", "dr-N", "dr-R", "logreg-N",

@@ -220,3 +220,12 @@ def test_it_reads_a_folder_of_shards_as_its_tars(tmp_path: Path) -> None:
     assert [p.name for p in expand_shards(str(tmp_path))] == ["00000.tar", "00001.tar"]
     with pytest.raises(ShardPatternError, match="holds no .tar"):
         expand_shards(str(tmp_path / "empty"))
+
+
+def test_it_applies_the_one_combination_rule_the_calibration_tests_exercise() -> None:
+    from classifier.ml.calibration import combine
+
+    rng = np.random.default_rng(4)
+    p_nat, p_ren = rng.random(500), rng.random(500)
+    t = Thresholds(0.3, 0.6)
+    assert assign_domains(p_nat, p_ren, t).tolist() == combine(p_nat >= 0.3, p_ren >= 0.6).tolist()
