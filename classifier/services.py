@@ -265,7 +265,7 @@ def classifier_run_create(*, created_by: Any, method: str, extractor: str, label
 
 
 def _check_hyperparameters(method: str, hp: dict[str, Any]) -> None:
-    from classifier.ml.finetune import FT_PRESETS
+    from classifier.ml.finetune_presets import FT_PRESETS, TRAIN_TRANSFORMS
 
     numeric = ("seed", "val_fraction", "test_fraction", "max_steps", "folds", *FT_OVERRIDE_KEYS)
     for key in numeric:
@@ -278,6 +278,9 @@ def _check_hyperparameters(method: str, hp: dict[str, Any]) -> None:
         raise ClassifierInputError("hyperparameter folds (DR cross-fitting) must be in [2, 50]")
     if method in IMAGE_METHODS and hp.get("preset", "released") not in FT_PRESETS:
         raise ClassifierInputError(f"unknown FT preset {hp['preset']!r}; expected one of {', '.join(FT_PRESETS)}")
+    if method in IMAGE_METHODS and hp.get("train_transform", "train") not in TRAIN_TRANSFORMS:
+        raise ClassifierInputError(f"unknown train_transform {hp['train_transform']!r}; expected one of "
+                                   f"{', '.join(TRAIN_TRANSFORMS)}")
 
 
 def classifier_run_execute(*, run_id: int, device: str = "cpu", precision: str = "fp32", batch_size: int = 64,
@@ -352,7 +355,8 @@ def _fit_and_evaluate(run: ClassifierRun, out: Path, *, device: str, precision: 
         files = np.array([str(media / f) for f in data.files], dtype=object)
         extractor = build_extractor(run.extractor, device=device, precision=precision, seed=seed)
         ft_options = {"preset": hp.get("preset", "released"), "num_workers": num_workers, "seed": seed,
-                      "overrides": {k: hp[k] for k in FT_OVERRIDE_KEYS if k in hp}, "max_steps": hp.get("max_steps"),
+                      "overrides": {k: hp[k] for k in (*FT_OVERRIDE_KEYS, "train_transform") if k in hp},
+                      "max_steps": hp.get("max_steps"),
                       "progress": lambda e, n: step(0.8 * e / n)}
         if run.method.startswith("dr-ft"):
             from classifier.ml.finetune import finetune_density_ratio

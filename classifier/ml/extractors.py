@@ -62,6 +62,9 @@ class Extractor:
     device: torch.device
     precision: str
     image_size: int
+    # open_clip's training transform (RandomResizedCrop(scale 0.9-1) + normalize) for fine-tuning;
+    # None falls back to ``preprocess`` (the eval transform).
+    preprocess_train: Callable[[Any], torch.Tensor] | None = None
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Features for a preprocessed batch; no grad, autocast on CUDA when precision asks."""
@@ -155,14 +158,14 @@ def build_extractor(text: str | ExtractorSpec, *, device: str | torch.device = "
         raise ExtractorError(f"precision {precision} needs a CUDA device; use fp32 on CPU")
     torch.manual_seed(seed)
     if spec.family == "openclip":
-        model, preprocess, dim, size = _build_openclip(spec, image_size, allow_download)
+        model, preprocess, dim, size, preprocess_train = _build_openclip(spec, image_size, allow_download)
     else:
-        model, preprocess, dim, size = _build_timm(spec, image_size or 224)
+        model, preprocess, dim, size, preprocess_train = _build_timm(spec, image_size or 224)
     model.eval()
     dtype = _cast_dtype(precision)
     model.to(device=device, dtype=dtype if precision in ("fp16", "bf16") else None)
     return Extractor(spec=spec, model=model, preprocess=preprocess, dim=dim, device=device,
-                     precision=precision, image_size=size)
+                     precision=precision, image_size=size, preprocess_train=preprocess_train)
 
 
 def _cached_openclip_weights(cfg: dict[str, Any]) -> str | None:
@@ -187,7 +190,7 @@ def _cached_openclip_weights(cfg: dict[str, Any]) -> str | None:
 
 
 def _build_openclip(spec: ExtractorSpec, image_size: int | None, allow_download: bool = False
-                    ) -> tuple[nn.Module, Callable, int, int]:
+                    ) -> tuple[nn.Module, Callable, int, int, Callable]:
     import open_clip
 
     pretrained: str | None = spec.weights
@@ -216,7 +219,8 @@ def _build_openclip(spec: ExtractorSpec, image_size: int | None, allow_download:
             kwargs.update(image_mean=cfg.get("mean"), image_std=cfg.get("std"),
                           force_quick_gelu=bool(cfg.get("quick_gelu", False)))
     try:
-        model, _, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=pretrained, **kwargs)
+        model, preprocess_train, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=pretrained,
+                                                                                    **kwargs)
     except (RuntimeError, OSError, ValueError) as exc:
         # No hub here: a missing cached download surfaces as a network or file error.
         raise ExtractorError(
@@ -225,7 +229,7 @@ def _build_openclip(spec: ExtractorSpec, image_size: int | None, allow_download:
     visual = model.visual
     dim = int(getattr(visual, "output_dim", None) or model.text_projection.shape[1])
     size = visual.image_size[0] if isinstance(visual.image_size, tuple) else int(visual.image_size)
-    return visual, preprocess, dim, size
+    return visual, preprocess, dim, size, preprocess_train
 
 
 def pypi_efficientnet_lite0_path() -> Path:
@@ -263,7 +267,8 @@ def load_state_dict_by_position(model: nn.Module, state: dict[str, torch.Tensor]
     return len(keys)
 
 
-def _build_timm(spec: ExtractorSpec, image_size: int) -> tuple[nn.Module, Callable, int, int]:
+def _build_timm(spec: ExtractorSpec, image_size: int) -> tuple[nn.Module, Callable, int, int, Callable]:
+    import open_clip
     import timm
     import torch
     from torchvision import transforms
@@ -296,7 +301,9 @@ def _build_timm(spec: ExtractorSpec, image_size: int) -> tuple[nn.Module, Callab
         transforms.ToTensor(),
         transforms.Normalize(mean, std),
     ])
-    return model, preprocess, int(model.num_features), image_size
+    # Fine-tuning augments as the released FT code does, with open_clip's training transform.
+    preprocess_train = open_clip.image_transform(image_size, is_train=True, mean=mean, std=std)
+    return model, preprocess, int(model.num_features), image_size, preprocess_train
 
 
 def _cast_dtype(precision: str) -> torch.dtype | None:

@@ -1,8 +1,10 @@
 """FT: fine-tune the image tower with a linear readout on L2-normalized features.
 
 Presets: ``paper`` (SGD lr 0.1, wd 5e-4, batch 256, 50 epochs, lr x0.1 every 20) and
-``released`` (the released code: lr 0.01, momentum 0.9, step 12). The checkpoint kept is the
-one with the lowest validation loss. Variants: ``ft`` (ternary), ``ft-N`` / ``ft-R`` (the class
+``released`` (the released code: lr 0.01, momentum 0.9, step 12; the default). Both train with
+open_clip's training transform (augmentation) and validate and score with the eval transform, as
+the released code does (``train_transform: "eval"`` turns augmentation off). The checkpoint kept
+is the one with the lowest validation loss. Variants: ``ft`` (ternary), ``ft-N`` / ``ft-R`` (the class
 against the rest), ``-balanced`` (class-weighted cross-entropy), and ``dr-ft-N`` / ``dr-ft-R``, the
 published density ratio on a fine-tuned backbone (``finetune_density_ratio``).
 """
@@ -24,14 +26,11 @@ from torch.utils.data import DataLoader
 from classifier.ml.density_ratio import DEFAULT_FOLDS, cross_fit, ratio_from_logits
 from classifier.ml.embed import ImageListDataset, ImageSource
 from classifier.ml.extractors import Extractor, build_extractor
+from classifier.ml.finetune_presets import DEFAULT_FT_PRESET, FT_PRESET_NOTES, FT_PRESETS, TRAIN_TRANSFORMS
 from classifier.ml.methods import BINARY_TARGET, MethodError, check_labels
 
-FT_PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"lr": 0.1, "momentum": 0.0, "weight_decay": 5e-4, "batch_size": 256, "epochs": 50,
-              "step_size": 20, "gamma": 0.1},
-    "released": {"lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 256, "epochs": 50,
-                 "step_size": 12, "gamma": 0.1},
-}
+__all__ = ["DEFAULT_FT_PRESET", "FT_PRESETS", "FT_PRESET_NOTES", "TRAIN_TRANSFORMS", "finetune",
+           "finetune_density_ratio", "finetune_scores", "load_finetuned", "scores_from_probs", "train_preprocess"]
 REST = "rest"
 
 
@@ -82,6 +81,9 @@ def finetune(extractor: Extractor, train: Sequence[ImageSource], y_train: Sequen
     if preset not in FT_PRESETS:
         raise MethodError(f"unknown FT preset {preset!r}; expected one of {', '.join(FT_PRESETS)}")
     hp = {**FT_PRESETS[preset], **(overrides or {}), "preset": preset}
+    if hp["train_transform"] not in TRAIN_TRANSFORMS:
+        raise MethodError(f"unknown train_transform {hp['train_transform']!r}; expected one of "
+                          f"{', '.join(TRAIN_TRANSFORMS)}")
     scored, outputs, balanced = parse_ft_method(method, classes)
     check_labels(y_train, classes)
     check_labels(y_val, classes, what="validation")
@@ -96,7 +98,8 @@ def finetune(extractor: Extractor, train: Sequence[ImageSource], y_train: Sequen
     optimizer = torch.optim.SGD(net.parameters(), lr=hp["lr"], momentum=hp["momentum"], weight_decay=hp["weight_decay"])
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=hp["step_size"], gamma=hp["gamma"])
     generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(_Labelled(ImageListDataset(train, extractor.preprocess, extractor.image_size), yt),
+    train_transform = train_preprocess(extractor, hp["train_transform"])
+    train_loader = DataLoader(_Labelled(ImageListDataset(train, train_transform, extractor.image_size), yt),
                               batch_size=hp["batch_size"], shuffle=True, num_workers=num_workers, generator=generator,
                               drop_last=False)
     use_amp = device.type == "cuda" and extractor.precision in ("amp", "fp16")
@@ -130,6 +133,14 @@ def finetune(extractor: Extractor, train: Sequence[ImageSource], y_train: Sequen
         net.load_state_dict(best_state)
     net.eval()
     return FineTuneResult(method, scored, outputs, net, hp, best_epoch, history)
+
+
+def train_preprocess(extractor: Extractor, which: str = "train") -> Callable[[Any], torch.Tensor]:
+    """The transform FT fits with: the extractor's training transform (open_clip's augmentation) for
+    ``"train"``, its eval transform for ``"eval"``. Validation and scoring always use the eval one."""
+    if which == "train" and extractor.preprocess_train is not None:
+        return extractor.preprocess_train
+    return extractor.preprocess
 
 
 def finetune_scores(result_or_net: FineTuneResult, sources: Sequence[ImageSource], extractor: Extractor, *,
