@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -88,10 +88,10 @@ def looks_like_ids(names: Iterable[str]) -> list[str]:
     return [n for n in names if _WNID.match(n) or _INDEX.match(n)]
 
 
-def objectnet_space(root: Path) -> ClassSpace | None:
-    """ObjectNet's 113 ImageNet-mapped classes from ``mappings/`` in ``root`` or a parent folder
-    (the download's ``objectnet-1.0/mappings``), keyed by image folder; None when absent."""
-    for base in (root, *root.parents[:2]):
+def objectnet_space(search: Sequence[Path]) -> ClassSpace | None:
+    """ObjectNet's 113 ImageNet-mapped classes from ``mappings/`` in the first of ``search`` that has
+    them (the download's ``objectnet-1.0/mappings``), keyed by image folder; None when absent."""
+    for base in search:
         mappings = base / "mappings"
         folder_file, imagenet_file = mappings / "folder_to_objectnet_label.json", mappings / "objectnet_to_imagenet_1k.json"
         if folder_file.is_file() and imagenet_file.is_file():
@@ -111,14 +111,14 @@ def domainnet_space(keys: Iterable[str], labels: Mapping[str, int] | None = None
 
 
 def recognize(keys: Iterable[str], *, requested: str = "auto", hint: str = "", format: str = "",
-              root: Path | None = None, labels: Mapping[str, int] | None = None) -> ClassSpace | None:
+              search: Sequence[Path] = (), labels: Mapping[str, int] | None = None) -> ClassSpace | None:
     """The class space that names folders ``keys``, or None when the keys are names already.
 
     ``requested`` is ``auto``, ``none`` or a set name; an explicit set must hold every key.
     ``auto`` recognizes WordNet ids (ImageNet-R / -A when ``hint``, the dataset's name, says so,
-    else ImageNet-1k), numeric folders 0..999 (ImageNet-V2), ObjectNet's mapping files near
-    ``root`` and DomainNet (``format == "domainnet"``). Raises ClassNameError when an explicit
-    set does not fit.
+    else ImageNet-1k), numeric folders 0..999 (ImageNet-V2), ObjectNet's mapping files in one of
+    the ``search`` folders (the import root and its parents that the caller allows) and DomainNet
+    (``format == "domainnet"``). Raises ClassNameError when an explicit set does not fit.
     """
     keys = sorted({k for k in keys if k})
     if requested == "none" or not keys:
@@ -127,8 +127,8 @@ def recognize(keys: Iterable[str], *, requested: str = "auto", hint: str = "", f
         raise ClassNameError(f"unknown class set {requested!r}; expected one of {', '.join(CLASS_SET_CHOICES)}")
     if requested in BUILTIN_SETS:
         return _fitting(builtin(requested), keys)
-    if requested == "objectnet" or (requested == "auto" and root is not None and format != "domainnet"):
-        space = objectnet_space(root) if root is not None else None
+    if requested == "objectnet" or (requested == "auto" and format != "domainnet"):
+        space = objectnet_space(search)
         if space is not None:
             return space
         if requested == "objectnet":

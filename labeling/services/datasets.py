@@ -37,6 +37,7 @@ from labeling.ingest import (
     run_items,
     sample_items,
 )
+from labeling.ingest.paths import inside_roots
 from labeling.ingest.uids import derive_uid
 from labeling.models import Dataset, Image, ImportJob
 
@@ -198,9 +199,13 @@ def _apply_class_names(job: ImportJob, format: str, items: Sequence[Item]) -> st
     labels = {item.class_name: int(item.meta["label"]) for item in items
               if item.class_name and isinstance(item.meta.get("label"), int)}
     root = Path(job.source.split("{")[0])
+    root = root if root.is_dir() else root.parent
+    # ObjectNet's mappings/ sit next to its images/ folder: look there and one level up, inside the roots only.
+    roots = resolved_roots(settings.IMPORT_ROOTS)
+    search = [d for d in (root, root.parent) if inside_roots(d, roots) is not None]
     try:
         space = recognize(keys, requested=(job.options or {}).get("class_names", "auto"), hint=job.dataset.name,
-                          format=format, root=root if root.is_dir() else root.parent, labels=labels)
+                          format=format, search=search, labels=labels)
     except ClassNameError as exc:
         raise ImportSourceError(str(exc)) from None
     if space is None:

@@ -52,7 +52,7 @@ def test_it_reads_objectnets_113_mapped_classes_from_the_download(tmp_path: Path
         {"Alarm clock": "analog clock; digital clock", "Banana": "banana"}))
     images = tmp_path / "objectnet-1.0" / "images"
     images.mkdir()
-    space = recognize(["alarm_clock", "banana", "air_freshener"], root=images)
+    space = recognize(["alarm_clock", "banana", "air_freshener"], search=[images, images.parent])
     assert space.name == "objectnet" and space.keys == ("alarm_clock", "banana")
     assert space.names == ("alarm clock", "banana")
 
@@ -92,3 +92,18 @@ def test_it_fails_an_import_whose_folders_do_not_fit_the_requested_set(media_roo
     job = import_run(job=import_create(dataset=dataset, source=str(tmp_path / "x"), class_names="imagenet-r",
                                        enqueue=False))
     assert job.status == "failed" and "imagenet-r has no class n01440764" in job.error
+
+
+@pytest.mark.django_db
+def test_it_names_an_imported_objectnet_download_from_its_mappings(media_root: Path, tmp_path: Path) -> None:
+    root = tmp_path / "objectnet-1.0"
+    (root / "mappings").mkdir(parents=True)
+    (root / "mappings" / "folder_to_objectnet_label.json").write_text(json.dumps(
+        {"alarm_clock": "Alarm clock", "air_freshener": "Air freshener"}))
+    (root / "mappings" / "objectnet_to_imagenet_1k.json").write_text(json.dumps(
+        {"Alarm clock": "analog clock; digital clock"}))
+    write_images(root / "images" / "alarm_clock", [1])
+    write_images(root / "images" / "air_freshener", [2])
+    job = run_import(root / "images", name="ObjectNet", kind="testset")
+    assert job.options["class_names_applied"] == "objectnet"
+    assert Dataset.objects.get(name="ObjectNet").class_names["classes"] == [["alarm_clock", "alarm clock"]]
