@@ -38,3 +38,8 @@ def apply_reap_stale_task() -> int:
 @shared_task(name="classifier.tasks.clean_testset_run", **_OPTS)
 def clean_testset_run(clean_id: int) -> None:
     services_apply.clean_testset_run(clean_id=clean_id)
+
+
+# Subset jobs run on the default queue (``classifier.subsets.*``); imported here so autodiscovery,
+# which imports classifier.tasks and through it this module, registers them too.
+from classifier import tasks_subsets  # noqa: F401, E402

@@ -11,18 +11,19 @@ from tqdm import tqdm
 
 from classifier.apply.reshard import reshard_subset
 from classifier.apply.shards import ShardPatternError, expand_shards
-from classifier.apply.subsets import SubsetError, draw_subset, parse_count, uids_of_scores
+from classifier.apply.subsets import SubsetError, draw_subset, parse_count
 from classifier.apply.uids import UidError, load_uid_list, save_uid_list
 from classifier.models import ApplyJob
-
-SUBSETS = ("all", "natural_strict", "rendition_strict", "natural_default", "rendition_default")
+from classifier.services_subsets import POOL_SUBSETS as SUBSETS
+from classifier.services_subsets import subset_pool
 
 
 class Command(BaseCommand):
     help = ("Draw a fixed random subset of --n uids (e.g. 57M) with --seed from --ids POOL.npy or from an apply "
             "job's output (--job N --subset all|natural_strict|...), minus --exclude UIDLIST.npy; write the sorted "
             "DataComp uid list to --out and, with --reshard-into DIR, its own webdataset shards (what the training "
-            "presets random_<N>M and mix_<n>_<r> train on, one pass per epoch).")
+            "presets random_<N>M and mix_<n>_<r> train on, one pass per epoch). The page /classifier/subsets/ does "
+            "the same from an apply job on the default queue.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--n", required=True, help="subset size: 57000000, 57M, 8K")
@@ -52,10 +53,7 @@ class Command(BaseCommand):
                     raise CommandError(f"no apply job {opts['job']}")
                 if job.status != ApplyJob.Status.DONE:
                     raise CommandError(f"apply job {job.id} is {job.status}; draw from a finished job")
-                if opts["subset"] == "all":
-                    pool = uids_of_scores(sorted((Path(job.out_dir) / "scores").glob("*.parquet")))
-                else:
-                    pool = load_uid_list(Path(job.out_dir) / "subsets" / f"{opts['subset']}.npy")
+                pool = subset_pool(apply_job=job, subset=opts["subset"])
                 pattern = pattern or job.pattern
                 origin = f"apply job {job.id} ({opts['subset']})"
             elif opts["ids"]:
