@@ -63,13 +63,14 @@ def _worker(queue: mp.Queue, results: mp.Queue, extractor: str, device: str, out
     import torch
 
     torch.set_num_threads(threads)
+    from bench.product_heads import fitted_heads
     from classifier.apply.process import process_shard
-    from classifier.apply.scoring import HeadPair, LinearHead, Thresholds
+    from classifier.apply.scoring import HeadPair, Thresholds
     from classifier.ml.extractors import build_extractor
 
     ex = build_extractor(extractor, device=device, precision="amp" if device.startswith("cuda") else "fp32")
-    heads = HeadPair(natural=LinearHead.random(dim=ex.dim, classes=["natural", "rendition", "ambiguous"], seed=1),
-                     rendition=LinearHead.random(dim=ex.dim, classes=["rendition", "rest"], seed=2))
+    natural, rendition = fitted_heads(ex.dim)  # the product's fitted linear and dr-R heads
+    heads = HeadPair(natural=natural, rendition=rendition)
 
     def embed(images: list) -> np.ndarray:
         if decode_only:

@@ -2,9 +2,10 @@
 
 1. Images/s for the tiny test model and a random-weight ViT-B-32 on CPU, split into decode +
    resize (PIL decode, preprocessing transform) and model time (forward under no_grad).
-2. A linear head (768 -> 3, softmax) over N precomputed 768-d float16 embeddings, against a
-   numpy memory copy of the same array in the same run (the memory-bandwidth bound), as a
-   ratio. N x 768 x 2 bytes is 15 GB for N = 10M, more than this box's RAM: the array is a
+2. The product's own fitted heads (``bench/product_heads.py``: the ``linear`` probe and the
+   published ``dr-R``, fitted by ``fit_method``) over N precomputed 768-d float16 embeddings,
+   against a numpy memory copy of the same array in the same run (the memory-bandwidth bound), as
+   a ratio. N x 768 x 2 bytes is 15 GB for N = 10M, more than this box's RAM: the array is a
    float16 memmap on disk, streamed in chunks of --chunk rows (bounded memory); each pass is
    measured after a warm-up pass, so when the file fits in the page cache both read from RAM.
 3. On a CUDA machine: images/s for ViT-L-14 in fp16 (model only, random weights).
@@ -75,9 +76,9 @@ def bench_head(n: int, dim: int, chunk: int, path: Path) -> dict:
         array.flush()
         del array
     data = np.load(path, mmap_mode="r")
-    rng = np.random.default_rng(1)
-    weight = rng.standard_normal((dim, 3)).astype(np.float32)
-    bias = np.zeros(3, np.float32)
+    from bench.product_heads import fitted_heads
+
+    natural, rendition = fitted_heads(dim)
     buffer = np.empty((chunk, dim), np.float16)
 
     def copy_pass() -> float:
@@ -87,40 +88,20 @@ def bench_head(n: int, dim: int, chunk: int, path: Path) -> dict:
             np.copyto(buffer[: stop - start], data[start:stop])
         return time.perf_counter() - started
 
-    import torch
-
-    w, b = torch.from_numpy(weight), torch.from_numpy(bias)
-
-    def head_pass() -> float:
-        # torch converts float16 -> float32 and multiplies with vectorized kernels; the L2 norm is
-        # folded into the logits ((x/|x|) W = (x W)/|x|) so the chunk is read twice, written never.
+    def head_pass(head: object) -> float:
+        # The product's FittedModel.scores: float16 -> float32, L2-normalize, standardize, readout.
         started = time.perf_counter()
-        with torch.no_grad():
-            for start in range(0, n, chunk):
-                x = torch.from_numpy(np.array(data[start:start + chunk])).float()
-                logits = (x @ w) / x.norm(dim=1, keepdim=True).clamp_min(1e-12) + b
-                torch.softmax(logits, dim=1)
-        return time.perf_counter() - started
-
-    w16 = w.half()
-
-    def half_pass() -> float:
-        # Rows already unit length (normalize once at embed time): one float16 matmul per chunk.
-        started = time.perf_counter()
-        with torch.no_grad():
-            for start in range(0, n, chunk):
-                x = torch.from_numpy(np.array(data[start:start + chunk]))
-                torch.softmax((x @ w16).float() + b, dim=1)
+        for start in range(0, n, chunk):
+            head.scores(np.asarray(data[start:start + chunk], dtype=np.float32))  # type: ignore[attr-defined]
         return time.perf_counter() - started
 
     copy_pass()  # warm the page cache
-    head_s = head_pass()
-    half_s = half_pass()
+    head_s = head_pass(natural)
+    dr_s = head_pass(rendition)
     copy_s = copy_pass()
     return {"n": n, "dim": dim, "gigabytes": nbytes / 1e9, "chunk_rows": chunk,
-            "head_samples_per_s": n / head_s, "half_samples_per_s": n / half_s, "copy_samples_per_s": n / copy_s,
-            "copy_gb_per_s": nbytes / copy_s / 1e9, "head_over_copy": copy_s / head_s,
-            "half_over_copy": copy_s / half_s}
+            "head_samples_per_s": n / head_s, "dr_samples_per_s": n / dr_s, "copy_samples_per_s": n / copy_s,
+            "copy_gb_per_s": nbytes / copy_s / 1e9, "head_over_copy": copy_s / head_s, "dr_over_copy": copy_s / dr_s}
 
 
 def main() -> None:
@@ -159,11 +140,11 @@ def main() -> None:
         finally:
             if not args.keep_memmap:
                 args.memmap.unlink(missing_ok=True)
-        print(f"linear head over {r['n']:,} x {r['dim']} float16 ({r['gigabytes']:.2f} GB memmap, "
-              f"{r['chunk_rows']:,}-row chunks): {r['head_samples_per_s'] / 1e6:.2f} M samples/s; memory copy "
+        print(f"product heads over {r['n']:,} x {r['dim']} float16 ({r['gigabytes']:.2f} GB memmap, "
+              f"{r['chunk_rows']:,}-row chunks): linear {r['head_samples_per_s'] / 1e6:.2f} M samples/s, "
+              f"dr-R {r['dr_samples_per_s'] / 1e6:.2f} M samples/s; memory copy "
               f"{r['copy_samples_per_s'] / 1e6:.2f} M samples/s ({r['copy_gb_per_s']:.2f} GB/s); "
-              f"head/copy = {r['head_over_copy']:.2f}; on pre-normalized rows (fp16 matmul) "
-              f"{r['half_samples_per_s'] / 1e6:.2f} M samples/s, /copy = {r['half_over_copy']:.2f}")
+              f"linear/copy = {r['head_over_copy']:.2f}, dr-R/copy = {r['dr_over_copy']:.2f}")
 
 
 if __name__ == "__main__":

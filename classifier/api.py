@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from classifier.ml.methods import ALL_METHODS
+from classifier.ml.methods import ALL_METHODS, RENAME_NOTE
 from classifier.models import ClassifierRun, EmbeddingSet
 from classifier.selectors import (
     classifier_runs_for_user,
@@ -45,7 +45,7 @@ class ClassifierRunDetailOut(ClassifierRunOut):
 
 class ClassifierRunIn(serializers.Serializer):
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
-    method = serializers.ChoiceField(choices=ALL_METHODS)
+    method = serializers.ChoiceField(choices=ALL_METHODS, help_text=RENAME_NOTE)
     extractor = serializers.CharField(max_length=500, default="timm:efficientnet_lite0/pypi")
     labels_source = serializers.ChoiceField(choices=ClassifierRun.LabelsSource.choices)
     datasets = serializers.PrimaryKeyRelatedField(queryset=Dataset.objects.all(), many=True, required=False)

@@ -17,7 +17,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from classifier.apply.clean import table11_csv
+from classifier.apply.clean import CLEAN_RULES, OWN_CLASSIFIER, table12_csv
 from classifier.models import ApplyJob, ClassifierRun, CleanTestset, EmbeddingSet, ReshardJob
 from classifier.services_apply import (
     ApplyError,
@@ -124,7 +124,7 @@ class CleanOut(serializers.ModelSerializer):
     class Meta:
         model = CleanTestset
         fields = ["id", "source", "source_name", "result", "result_name", "natural_run_id", "rendition_run_id",
-                  "extractor", "thresholds", "status", "counts", "error", "created_at", "finished_at"]
+                  "extractor", "thresholds", "rule", "status", "counts", "error", "created_at", "finished_at"]
 
 
 class CleanIn(serializers.Serializer):
@@ -132,10 +132,12 @@ class CleanIn(serializers.Serializer):
     natural_run = serializers.PrimaryKeyRelatedField(queryset=ClassifierRun.objects.all())
     rendition_run = serializers.PrimaryKeyRelatedField(queryset=ClassifierRun.objects.all())
     name = serializers.CharField(max_length=200, required=False, allow_blank=True, default="")
+    rule = serializers.ChoiceField(choices=CLEAN_RULES, default=OWN_CLASSIFIER,
+                                   help_text="own_classifier (the paper's) or two_head")
 
 
 class CleanListApi(generics.ListAPIView):
-    """GET lists cleanings; ``?export=csv`` exports the Table-11 counts of the finished ones."""
+    """GET lists cleanings; ``?export=csv`` exports the Table-12 counts of the finished ones."""
 
     permission_classes = [IsResearcher]
     serializer_class = CleanOut
@@ -146,8 +148,8 @@ class CleanListApi(generics.ListAPIView):
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if request.query_params.get("export") == "csv":
             rows = [c.counts for c in CleanTestset.objects.filter(status="done").order_by("id")]
-            response = HttpResponse(table11_csv(rows), content_type="text/csv")
-            response["Content-Disposition"] = 'attachment; filename="clean_testsets_table11.csv"'
+            response = HttpResponse(table12_csv(rows), content_type="text/csv")
+            response["Content-Disposition"] = 'attachment; filename="clean_testsets_table12.csv"'
             return response
         return super().list(request, *args, **kwargs)
 
@@ -157,7 +159,7 @@ class CleanListApi(generics.ListAPIView):
         v = data.validated_data
         try:
             spec = head_spec_from_runs(natural_run=v["natural_run"], rendition_run=v["rendition_run"])
-            clean = clean_testset_create(source=v["dataset"], spec=spec, result_name=v["name"],
+            clean = clean_testset_create(source=v["dataset"], spec=spec, result_name=v["name"], rule=v["rule"],
                                          created_by=request.user)
         except ApplyError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)

@@ -21,7 +21,10 @@ def run_report_context(run: ClassifierRun) -> dict[str, Any]:
     apply_query = "&".join(f"{c}_run={run.id}" for c, usable in heads.items() if usable)
     others = (ClassifierRun.objects.filter(status="succeeded").exclude(pk=run.pk)
               .order_by("-id").values_list("id", flat=True)[:5])
-    return {"run": run, "rows": rows, "confusion": confusion,
+    testsets = m.get("testsets") or {}
+    testset_rows = [{"set": g, "cells": [v.get(c) for c in classes]} for g, v in sorted(testsets.items())]
+    return {"run": run, "rows": rows, "confusion": confusion, "classes": classes, "testset_rows": testset_rows,
+            "testsets_average": [m.get("testsets_average", {}).get(c) for c in classes] if testsets else [],
             "apply_query": apply_query if run.status == "succeeded" else "",
             "compare_runs": ",".join(str(i) for i in [run.id, *others]),
             "confusion_rows": list(zip(confusion["classes"], confusion["test"], strict=True)) if confusion else [],
@@ -36,6 +39,13 @@ def compare_context(runs: Sequence[ClassifierRun]) -> dict[str, Any]:
         table.append({"name": name, "cells": [
             m["val"].get(c, {}).get("recall") if c in m.get("val", {}) else None for c in classes] + [
             m["test"].get(c, {}).get("recall") if c in m.get("test", {}) else None for c in classes]})
-    return {"runs": runs, "classes": classes, "table": table,
+    # The paper's Table 4: per class, precision / recall averaged over the labeled test sets (an
+    # evaluation set apart), beside the pool's own test split.
+    table4 = []
+    for name, m in results.items():
+        avg, test = m.get("testsets_average") or {}, m.get("test", {})
+        table4.append({"name": name, "sets": max((v.get("sets", 0) for v in avg.values()), default=0), "cells": [
+            (avg.get(c), test.get(c)) for c in ("natural", "rendition")]})
+    return {"runs": runs, "classes": classes, "table": table, "table4": table4,
             "best": best_model_per_class(results, classes=("natural", "rendition")),
             "curves": {name: m.get("pr_test", {}) for name, m in results.items()}}

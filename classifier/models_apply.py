@@ -121,8 +121,12 @@ class CleanTestset(models.Model):
     natural_head_path = models.CharField(max_length=500)
     rendition_head_path = models.CharField(max_length=500)
     thresholds = models.JSONField(default=dict)  # the strict thresholds used: {"natural": t, "rendition": t}
+    # classifier.apply.clean.CLEAN_RULES: own_classifier (the paper's) or two_head.
+    rule = models.CharField(max_length=16, choices=[("own_classifier", "the set's own classifier (paper)"),
+                                                    ("two_head", "own classifier fires, the other does not")],
+                            default="own_classifier")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    # Table 11 row plus masked classes and per-class kept counts.
+    # Table 12 row plus masked classes and per-class kept counts.
     counts = models.JSONField(default=dict, blank=True)
     scores_path = models.CharField(max_length=500, blank=True, default="")
     error = models.TextField(blank=True, default="")

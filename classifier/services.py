@@ -171,16 +171,27 @@ def stratified_split(labels: Sequence[str], *, seed: int, val_fraction: float, t
 
 def labelled_images(*, labels_source: str, datasets: Sequence[Dataset] = (), split: Any = None,
                     classes: Sequence[str], seed: int = 0, val_fraction: float = 0.2,
-                    test_fraction: float = 0.2) -> LabelledImages:
-    """The labelled images a run trains and evaluates on; ClassifierInputError when unusable."""
+                    test_fraction: float = 0.2, testsets_apart: bool = True) -> LabelledImages:
+    """The labelled images a run trains and evaluates on; ClassifierInputError when unusable.
+
+    With ``testsets_apart`` (the paper's protocol) the labeled images of test-set datasets
+    (``Dataset.kind == testset``: the 12 x 1000 from ImageNet, DomainNet, ...) form an evaluation
+    subset of their own, ``eval``: never drawn into train/val/test, whatever a split assigned them.
+    """
+    testset = Dataset.Kind.TESTSET
     if labels_source == ClassifierRun.LabelsSource.INTENDED_DOMAIN:
         if not datasets:
             raise ClassifierInputError("labels source intended_domain needs at least one dataset")
         rows = list(Image.objects.filter(dataset__in=list(datasets), intended_domain__in=list(classes))
-                    .order_by("id").values_list("id", "intended_domain", "dataset__name", "file", "dataset_id"))
+                    .order_by("id").values_list("id", "intended_domain", "dataset__name", "file", "dataset_id",
+                                                "dataset__kind"))
         labels = np.array([r[1] for r in rows], dtype=str)
-        _check_class_totals(labels, classes)
-        subsets = stratified_split(labels, seed=seed, val_fraction=val_fraction, test_fraction=test_fraction)
+        apart = np.array([testsets_apart and r[5] == testset for r in rows], dtype=bool)
+        _check_class_totals(labels[~apart], classes)
+        subsets = np.full(len(rows), "eval", dtype=object)
+        subsets[~apart] = stratified_split(labels[~apart], seed=seed, val_fraction=val_fraction,
+                                           test_fraction=test_fraction)
+        subsets = subsets.astype(str)
     elif labels_source == ClassifierRun.LabelsSource.SPLIT:
         if split is None:
             raise ClassifierInputError("labels source split needs a split")
@@ -189,15 +200,15 @@ def labelled_images(*, labels_source: str, datasets: Sequence[Dataset] = (), spl
         label_of = dict(SnapshotLabel.objects.filter(snapshot_id=split.snapshot_id).values_list("image_id", "label"))
         assigned = (SplitAssignment.objects.filter(split=split, subset__in=["train", "val", "test"])
                     .order_by("image_id").values_list("image_id", "subset", "image__dataset__name", "image__file",
-                                                      "image__dataset_id"))
+                                                      "image__dataset_id", "image__dataset__kind"))
         rows, subset_list = [], []
-        for image_id, subset, group, file, dataset_id in assigned:
+        for image_id, subset, group, file, dataset_id, kind in assigned:
             if label_of.get(image_id) in classes:
                 rows.append((image_id, label_of[image_id], group, file, dataset_id))
-                subset_list.append(subset)
+                subset_list.append("eval" if testsets_apart and kind == testset else subset)
         labels = np.array([r[1] for r in rows], dtype=str)
-        _check_class_totals(labels, classes)
         subsets = np.array(subset_list, dtype=str)
+        _check_class_totals(labels[subsets != "eval"], classes)
     else:
         raise ClassifierInputError(f"unknown labels source {labels_source!r}; expected intended_domain or split")
     result = LabelledImages(np.array([r[0] for r in rows], dtype=np.int64), labels, subsets,
@@ -213,9 +224,11 @@ def labelled_images(*, labels_source: str, datasets: Sequence[Dataset] = (), spl
 
 
 def _check_class_totals(labels: np.ndarray, classes: Sequence[str]) -> None:
+    """``labels``: those train/val/test are drawn from (test-set images are apart)."""
     missing = [c for c in classes if not (labels == c).any()]
     if missing:
-        raise ClassifierInputError(f"no labelled images of class {', '.join(missing)}; label some or pass classes "
+        raise ClassifierInputError(f"no labelled images of class {', '.join(missing)} outside the test sets (their "
+                                   "images are an evaluation set apart); label some pool images or pass classes "
                                    "without it")
     need = sum(MIN_PER_CLASS.values())
     short = [f"{c}: {int((labels == c).sum())}" for c in classes if (labels == c).sum() < need]
@@ -252,7 +265,8 @@ def classifier_run_create(*, created_by: Any, method: str, extractor: str, label
     _check_hyperparameters(method, hp)
     labelled_images(labels_source=labels_source, datasets=datasets, split=split, classes=classes,
                     seed=int(hp.get("seed", 0)), val_fraction=float(hp.get("val_fraction", 0.2)),
-                    test_fraction=float(hp.get("test_fraction", 0.2)))
+                    test_fraction=float(hp.get("test_fraction", 0.2)),
+                    testsets_apart=bool(hp.get("testsets_apart", True)))
     run = ClassifierRun.objects.create(name=name, labels_source=labels_source, split=split, extractor=extractor,
                                        method=method, classes=classes, hyperparameters=hp,
                                        target_precision=target_precision, created_by=created_by)
@@ -266,17 +280,22 @@ def classifier_run_create(*, created_by: Any, method: str, extractor: str, label
 
 
 def _check_hyperparameters(method: str, hp: dict[str, Any]) -> None:
-    from classifier.ml.finetune import FT_PRESETS
+    from classifier.ml.finetune_presets import FT_PRESETS, TRAIN_TRANSFORMS
 
-    numeric = ("seed", "val_fraction", "test_fraction", "max_steps", *FT_OVERRIDE_KEYS)
+    numeric = ("seed", "val_fraction", "test_fraction", "max_steps", "folds", *FT_OVERRIDE_KEYS)
     for key in numeric:
         if key in hp and (isinstance(hp[key], bool) or not isinstance(hp[key], int | float)):
             raise ClassifierInputError(f"hyperparameter {key} must be a number, got {hp[key]!r}")
     for key in ("val_fraction", "test_fraction"):
         if key in hp and not 0 < hp[key] < 0.5:
             raise ClassifierInputError(f"hyperparameter {key} must be in (0, 0.5)")
+    if "folds" in hp and not 2 <= hp["folds"] <= 50:
+        raise ClassifierInputError("hyperparameter folds (DR cross-fitting) must be in [2, 50]")
     if method in IMAGE_METHODS and hp.get("preset", "released") not in FT_PRESETS:
         raise ClassifierInputError(f"unknown FT preset {hp['preset']!r}; expected one of {', '.join(FT_PRESETS)}")
+    if method in IMAGE_METHODS and hp.get("train_transform", "train") not in TRAIN_TRANSFORMS:
+        raise ClassifierInputError(f"unknown train_transform {hp['train_transform']!r}; expected one of "
+                                   f"{', '.join(TRAIN_TRANSFORMS)}")
 
 
 def classifier_run_execute(*, run_id: int, device: str = "cpu", precision: str = "fp32", batch_size: int = 64,
@@ -340,8 +359,9 @@ def _fit_and_evaluate(run: ClassifierRun, out: Path, *, device: str, precision: 
     seed = int(hp.get("seed", 0))
     data = labelled_images(labels_source=run.labels_source, datasets=list(run.datasets.all()), split=run.split,
                            classes=run.classes, seed=seed, val_fraction=float(hp.get("val_fraction", 0.2)),
-                           test_fraction=float(hp.get("test_fraction", 0.2)))
-    tr, va, te = data.subset("train"), data.subset("val"), data.subset("test")
+                           test_fraction=float(hp.get("test_fraction", 0.2)),
+                           testsets_apart=bool(hp.get("testsets_apart", True)))
+    tr, va, te, ev = data.subset("train"), data.subset("val"), data.subset("test"), data.subset("eval")
     step = _stepper(run, progress)
     if run.method in EMBEDDING_METHODS:
         from classifier.ml.methods import fit_method
@@ -349,12 +369,13 @@ def _fit_and_evaluate(run: ClassifierRun, out: Path, *, device: str, precision: 
         features = _features_for(run, data.image_ids, data.dataset_ids, device=device, precision=precision, batch_size=batch_size,
                                  num_workers=num_workers)
         step(0.6)
-        params = {k: v for k, v in hp.items() if k in ("cs", "ks", "C", "temperature")}
+        params = {k: v for k, v in hp.items() if k in ("cs", "ks", "C", "temperature", "folds")}
         model = fit_method(run.method, features[tr], data.labels[tr], run.classes, x_val=features[va],
                            y_val=data.labels[va], hyperparameters=params, target_precision=run.target_precision,
                            seed=seed)
         model.save(out / "model.pkl")
         val_scores, test_scores, classes = model.scores(features[va]), model.scores(features[te]), model.classes
+        eval_scores = model.scores(features[ev]) if len(ev) else None
         artifacts, fitted = {"model": "model.pkl"}, model.params
     elif run.method in IMAGE_METHODS:
         from classifier.ml.extractors import build_extractor
@@ -363,24 +384,38 @@ def _fit_and_evaluate(run: ClassifierRun, out: Path, *, device: str, precision: 
         media = Path(settings.MEDIA_ROOT)
         files = np.array([str(media / f) for f in data.files], dtype=object)
         extractor = build_extractor(run.extractor, device=device, precision=precision, seed=seed)
-        result = finetune(extractor, files[tr].tolist(), data.labels[tr], files[va].tolist(), data.labels[va],
-                          run.classes, method=run.method, preset=hp.get("preset", "released"),
-                          overrides={k: hp[k] for k in FT_OVERRIDE_KEYS if k in hp}, num_workers=num_workers,
-                          max_steps=hp.get("max_steps"), seed=seed, progress=lambda e, n: step(0.8 * e / n))
+        ft_options = {"preset": hp.get("preset", "released"), "num_workers": num_workers, "seed": seed,
+                      "overrides": {k: hp[k] for k in (*FT_OVERRIDE_KEYS, "train_transform") if k in hp},
+                      "max_steps": hp.get("max_steps"),
+                      "progress": lambda e, n: step(0.8 * e / n)}
+        if run.method.startswith("dr-ft"):
+            from classifier.ml.finetune import finetune_density_ratio
+            from classifier.ml.methods import BINARY_TARGET
+
+            result = finetune_density_ratio(
+                lambda: build_extractor(run.extractor, device=device, precision=precision, seed=seed),
+                files[tr].tolist(), data.labels[tr], files[va].tolist(), data.labels[va],
+                BINARY_TARGET[run.method[-1]], folds=int(hp.get("folds", 10)), **ft_options)
+        else:
+            result = finetune(extractor, files[tr].tolist(), data.labels[tr], files[va].tolist(), data.labels[va],
+                              run.classes, method=run.method, **ft_options)
         result.save(out / "ft.pt", run.extractor)
         val_scores = finetune_scores(result, files[va].tolist(), extractor, batch_size=batch_size)
         test_scores = finetune_scores(result, files[te].tolist(), extractor, batch_size=batch_size)
+        eval_scores = finetune_scores(result, files[ev].tolist(), extractor, batch_size=batch_size) if len(ev) else None
         classes, artifacts = result.classes, {"model": "ft.pt"}
         fitted = {"best_epoch": result.best_epoch, "history": result.history, **result.hyperparameters}
     else:  # create() refuses these; a hand-edited row lands here
         raise MethodError(f"unknown method {run.method!r}")
     metrics = evaluate_model(classes=classes, val_scores=val_scores, y_val=data.labels[va], test_scores=test_scores,
-                             y_test=data.labels[te], test_groups=data.groups[te], target=run.target_precision)
+                             y_test=data.labels[te], test_groups=data.groups[te], target=run.target_precision,
+                             eval_scores=eval_scores, y_eval=data.labels[ev], eval_groups=data.groups[ev])
     metrics.update({"scored_classes": classes, "fitted": fitted,
                     "counts": {s: {c: int(((data.subsets == s) & (data.labels == c)).sum()) for c in run.classes}
-                               for s in ("train", "val", "test")}})
+                               for s in ("train", "val", "test", "eval")}})
     np.savez(out / "scores.npz", val_ids=data.image_ids[va], val_scores=val_scores, test_ids=data.image_ids[te],
-             test_scores=test_scores)
+             test_scores=test_scores, eval_ids=data.image_ids[ev],
+             eval_scores=eval_scores if eval_scores is not None else np.zeros((0, len(classes)), np.float32))
     artifacts["scores"] = "scores.npz"
     return metrics, artifacts
 

@@ -40,7 +40,7 @@ from django.db import transaction
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from classifier.apply.clean import clean_testset_scores
+from classifier.apply.clean import CLEAN_RULES, OWN_CLASSIFIER, clean_testset_scores
 from classifier.apply.fthead import is_finetuned_artifact
 from classifier.apply.process import ShardCancelled, decode_rgb, process_embeddings, process_shard
 from classifier.apply.scoring import FT_NEEDS_IMAGES, HeadPair, Thresholds
@@ -117,11 +117,12 @@ def _default_threshold(run: Any, fallback: float) -> float:
     given = (run.hyperparameters or {}).get("default_threshold")
     if given is not None:
         return float(given)
-    return 1.0 if str(run.method).lower().startswith("dr") else fallback
+    return 1.0 if str(run.method).lower().startswith(("dr", "logreg")) else fallback
 
 
 def _is_ft_run(run: Any) -> bool:
-    return str(run.method).lower().startswith("ft")
+    """Runs whose artifact is a fine-tuned tower (ft-*, and the density ratio on a fine-tuned backbone)."""
+    return str(run.method).lower().startswith(("ft", "dr-ft"))
 
 
 def head_spec_from_runs(*, natural_run: Any, rendition_run: Any, default_threshold: float = 0.5) -> HeadSpec:
@@ -605,9 +606,17 @@ def get_clean_for_user(*, user: Any, clean_id: int) -> CleanTestset:
 
 @transaction.atomic
 def clean_testset_create(*, source: Any, spec: HeadSpec, result_name: str = "", created_by: Any = None,
-                         enqueue: bool = True) -> CleanTestset:
-    """Queue cleaning ``source`` (a test set claiming natural or rendition) into a new dataset."""
+                         rule: str = OWN_CLASSIFIER, enqueue: bool = True) -> CleanTestset:
+    """Queue cleaning ``source`` (a test set claiming natural or rendition) into a new dataset.
+
+    ``rule``: ``own_classifier`` (the paper's: a natural set keeps what the natural classifier
+    fires on at its strict threshold, a rendition set what the rendition classifier fires on) or
+    ``two_head`` (own fires and the other does not); see ``classifier.apply.clean``.
+    """
     from labeling.models import Dataset
+
+    if rule not in CLEAN_RULES:
+        raise ApplyError(f"unknown cleaning rule {rule!r}; expected one of {', '.join(CLEAN_RULES)}")
 
     if source.expected_domain not in ("natural", "rendition"):
         raise ApplyError(f"dataset {source.name!r} claims no natural or rendition domain (expected_domain is "
@@ -620,7 +629,7 @@ def clean_testset_create(*, source: Any, spec: HeadSpec, result_name: str = "", 
     clean = CleanTestset.objects.create(
         source=source, result_name=result_name, natural_run_id=spec.natural_run_id,
         rendition_run_id=spec.rendition_run_id, extractor=spec.extractor, natural_head_path=spec.natural_head_path,
-        rendition_head_path=spec.rendition_head_path, thresholds=spec.strict, created_by=created_by)
+        rendition_head_path=spec.rendition_head_path, thresholds=spec.strict, rule=rule, created_by=created_by)
     if enqueue:
         from classifier.tasks_apply import clean_testset_run as task
 
@@ -673,12 +682,13 @@ def clean_testset_run(*, clean_id: int, device: str = "auto", batch_size: int = 
         result = clean_testset_scores(p_natural=p_nat, p_rendition=p_ren,
                                       class_names=[im.class_name or "" for im in images],
                                       expected_domain=clean.source.expected_domain,
-                                      thresholds=Thresholds(**clean.thresholds))
+                                      thresholds=Thresholds(**clean.thresholds), rule=clean.rule)
         with transaction.atomic():
             target = Dataset.objects.create(
                 name=clean.result_name, kind=Dataset.Kind.TESTSET, expected_domain=clean.source.expected_domain,
-                description=f"{clean.source.name} cleaned: images the classifiers assign to "
+                description=f"{clean.source.name} cleaned ({clean.rule}): images assigned to "
                             f"{clean.source.expected_domain} at strict thresholds {clean.thresholds}",
+                class_names=clean.source.class_names,
                 created_by=clean.created_by)
             Image.objects.bulk_create([
                 Image(dataset=target, sha256=im.sha256, file=im.file, thumb=im.thumb, width=im.width,
@@ -693,7 +703,7 @@ def clean_testset_run(*, clean_id: int, device: str = "auto", batch_size: int = 
                           "class_name": [im.class_name for im in images], "p_natural": p_nat,
                           "p_rendition": p_ren, "domain": result.domains.astype(str), "kept": result.keep,
                           }).to_parquet(scores_path)
-            counts = {**result.table11_row(clean.source.name), "clean_name": clean.result_name,
+            counts = {**result.table12_row(clean.source.name), "clean_name": clean.result_name, "rule": clean.rule,
                       "masked_classes": result.masked_classes, "kept_per_class": result.kept_per_class,
                       "domain_counts": result.domain_counts, "undecodable": undecodable}
             CleanTestset.objects.filter(pk=clean.pk).update(

@@ -46,3 +46,8 @@ def reshard_run(reshard_id: int) -> None:
     from classifier.services_reshard import reshard_job_run
 
     reshard_job_run(reshard_id=reshard_id)
+
+
+# Subset jobs run on the default queue (``classifier.subsets.*``); imported here so autodiscovery,
+# which imports classifier.tasks and through it this module, registers them too.
+from classifier import tasks_subsets  # noqa: F401, E402

@@ -7,7 +7,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from classifier.calibration_views import compare_context, run_report_context
-from classifier.ml.methods import ALL_METHODS
+from classifier.ml.finetune_presets import DEFAULT_FT_PRESET, FT_PRESET_NOTES
+from classifier.ml.methods import ALL_METHODS, IMAGE_METHODS, RENAME_NOTE
 from classifier.selectors import classifier_runs_for_user, get_classifier_run_for_user
 from classifier.services import ClassifierInputError, classifier_run_create
 from domainsieve.auth import RESEARCHER, role_required
@@ -15,6 +16,15 @@ from labeling.domains import DOMAINS
 from labeling.models import Dataset, Split
 
 DEFAULT_EXTRACTOR = "timm:efficientnet_lite0/pypi"
+
+
+def _ft_hyperparameters(request: HttpRequest) -> dict[str, str]:
+    """FT preset and training transform from the form; only FT-family methods use them."""
+    method = request.POST.get("method", "")
+    if method not in IMAGE_METHODS:
+        return {}
+    return {"preset": request.POST.get("ft_preset") or DEFAULT_FT_PRESET,
+            "train_transform": request.POST.get("train_transform") or "train"}
 
 
 @role_required(RESEARCHER)
@@ -30,14 +40,16 @@ def run_list(request: HttpRequest) -> HttpResponse:
                 datasets=list(Dataset.objects.filter(id__in=request.POST.getlist("datasets"))),
                 split=Split.objects.filter(id=request.POST.get("split") or None).first(),
                 classes=request.POST.getlist("classes") or None, name=request.POST.get("name", ""),
-                target_precision=float(request.POST.get("target_precision") or 0.98))
+                target_precision=float(request.POST.get("target_precision") or 0.98),
+                hyperparameters=_ft_hyperparameters(request))
         except (ClassifierInputError, ValueError) as exc:
             messages.error(request, f"Not started: {exc}")
         else:
             messages.success(request, f"Run {run.id} queued.")
             return redirect("classifier-run", run_id=run.id)
     return render(request, "classifier/runs.html", {
-        "runs": classifier_runs_for_user(user=request.user)[:200], "methods": ALL_METHODS, "classes": DOMAINS,
+        "runs": classifier_runs_for_user(user=request.user)[:200], "methods": ALL_METHODS, "rename_note": RENAME_NOTE, "classes": DOMAINS,
+        "ft_presets": FT_PRESET_NOTES, "default_ft_preset": DEFAULT_FT_PRESET,
         "datasets": Dataset.objects.all(), "splits": Split.objects.select_related("snapshot")[:200],
         "default_extractor": DEFAULT_EXTRACTOR,
     })

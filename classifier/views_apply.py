@@ -1,4 +1,4 @@
-"""Pages: apply jobs (list + start form, one job's progress and Table 7) and test-set cleaning (Table 11)."""
+"""Pages: apply jobs (list + start form, one job's progress and Table 7) and test-set cleaning (Table 12)."""
 from __future__ import annotations
 
 from django.conf import settings
@@ -122,7 +122,8 @@ def clean_list(request: HttpRequest) -> HttpResponse:
             if source is None:
                 raise ApplyError("choose a test set")
             clean = clean_testset_create(source=source, spec=_spec_from_post(request),
-                                         result_name=request.POST.get("name", "").strip(), created_by=request.user)
+                                         result_name=request.POST.get("name", "").strip(),
+                                         rule=request.POST.get("rule") or "own_classifier", created_by=request.user)
         except (ApplyError, ValueError) as exc:
             messages.error(request, f"Not started: {exc}")
         else:

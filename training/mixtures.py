@@ -24,7 +24,8 @@ from domainsieve.shards import NotAShardError, check_tar_shards, expand_part, ex
 
 # The paper's mixtures, named mix_<natural M>_<rendition M> (PAPER.md, "CLIP experiments").
 # Only the ones PAPER.md names; any other mix_<n>_<r> is accepted by preset_sources too.
-PAPER_MIXES: tuple[str, ...] = ("mix_44_13", "mix_15_15", "mix_8_8", "mix_12_4", "mix_4_12", "mix_0_8", "mix_8_0")
+PAPER_MIXES: tuple[str, ...] = ("mix_44_13", "mix_15_15", "mix_8_8", "mix_12_4", "mix_4_12", "mix_2_14",
+                                *(f"mix_{n}_{8 - n}" for n in range(9)))  # the 8M series 0_8 ... 8_0
 PAPER_RANDOM_SIZES_M: tuple[int, ...] = (57, 45, 30, 16)
 MILLION = 1_000_000
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
@@ -257,17 +258,42 @@ def plan_mixture(sources: list[Source], *, total: int | None = None, allow_repea
     )
 
 
-_MIX = re.compile(r"^mix_(\d+(?:\.\d+)?)_(\d+(?:\.\d+)?)$")
-_RANDOM = re.compile(r"^random_(\d+(?:\.\d+)?)M$")
+_MIX = re.compile(r"^mix_(\d+(?:\.\d+)?)_(\d+(?:\.\d+)?)(_resampled)?$")
+_RANDOM = re.compile(r"^random_(\d+(?:\.\d+)?)M(_resampled)?$")
+RESAMPLED_SUFFIX = "_resampled"
+
+
+def _fixed_source(name: str, shards: str, wanted: int, preset: str, n_samples: int | None = None) -> Source:
+    """A source that must be a fixed subset of exactly ``wanted`` samples (one pass per epoch)."""
+    try:
+        held = count_samples(shards) if n_samples is None else n_samples
+    except MixtureError as exc:
+        raise MixtureError(f"source {name!r}: {exc}") from exc
+    if held != wanted:
+        origin = {"pool": "the pool's uid list (an apply job's --subset all)",
+                  "natural": "the natural uid list", "rendition": "the rendition uid list"}[name]
+        raise MixtureError(
+            f"preset {preset} trains on a fixed {wanted:,}-sample {name} subset, one pass per epoch; "
+            f"{shards} holds {held:,}. Build it with `make_subset --n {wanted} --seed 0` from {origin} "
+            f"(with --reshard-into DIR) and pass DIR, or use {preset}{RESAMPLED_SUFFIX} to redraw from the whole "
+            "set every epoch (a different experiment)")
+    return Source(name=name, shards=shards, n_samples=held, count=wanted)
 
 
 def preset_sources(name: str, *, natural: str = "", rendition: str = "", pool: str = "",
                    unit: int = MILLION) -> tuple[list[Source], int | None]:
     """Sources and total for a paper preset. ``unit`` scales the "M" (a demo uses e.g. 10).
 
-    - ``laion_natural``: all of the natural subset, each sample once per epoch.
-    - ``random_<N>M``: N*unit samples drawn from the unfiltered pool (LAION-200M).
-    - ``mix_<n>_<r>``: n*unit natural plus r*unit rendition samples per epoch.
+    The paper trains on fixed subsets (PAPER.md, "Experiments as run"): every preset plans one
+    pass per epoch over shard sets that hold exactly the preset's samples, so 32 epochs see each
+    image 32 times. Build those sets with ``make_subset``; a set of another size is refused.
+
+    - ``laion_natural``: all of the natural subset.
+    - ``random_<N>M``: ``pool`` is a fixed random subset of N*unit samples of the unfiltered pool.
+    - ``mix_<n>_<r>``: ``natural`` holds n*unit, ``rendition`` r*unit samples.
+    - ``random_<N>M_resampled``, ``mix_<n>_<r>_resampled``: the old behaviour, a different
+      experiment: N*unit (n*unit + r*unit) samples per epoch redrawn from the whole shard sets with
+      OpenCLIP's ``--dataset-resampled``, so over 32 epochs far more distinct images are seen.
     """
     if name == "laion_natural":
         if not natural:
@@ -276,26 +302,68 @@ def preset_sources(name: str, *, natural: str = "", rendition: str = "", pool: s
     if m := _RANDOM.match(name):
         if not pool:
             raise MixtureError(f"preset {name} needs the pool shard set")
-        return [Source(name="pool", shards=pool, count=int(float(m.group(1)) * unit))], None
+        wanted = int(float(m.group(1)) * unit)
+        if m.group(2):
+            return [Source(name="pool", shards=pool, count=wanted)], None
+        return [_fixed_source("pool", pool, wanted, name)], None
     if m := _MIX.match(name):
-        n_nat, n_ren = (int(float(g) * unit) for g in m.groups())
+        n_nat, n_ren = (int(float(g) * unit) for g in m.groups()[:2])
+        resampled = bool(m.group(3))
+        wanted_sets = [(src, shards, n) for src, shards, n in (("natural", natural, n_nat),
+                                                               ("rendition", rendition, n_ren)) if n]
+        for source, shards, _ in wanted_sets:
+            if not shards:
+                raise MixtureError(f"preset {name} needs the {source} shard set")
         sources = []
-        if n_nat:
-            if not natural:
-                raise MixtureError(f"preset {name} needs the natural shard set")
-            sources.append(Source(name="natural", shards=natural, count=n_nat))
-        if n_ren:
-            if not rendition:
-                raise MixtureError(f"preset {name} needs the rendition shard set")
-            sources.append(Source(name="rendition", shards=rendition, count=n_ren))
+        for source, shards, wanted in wanted_sets:
+            sources.append(Source(name=source, shards=shards, count=wanted) if resampled
+                           else _fixed_source(source, shards, wanted, name))
         if not sources:
             raise MixtureError(f"preset {name} asks for no samples")
         return sources, None
-    raise MixtureError(f"unknown preset {name!r}; known: laion_natural, random_<N>M, mix_<n>_<r>")
+    raise MixtureError(f"unknown preset {name!r}; known: laion_natural, random_<N>M, mix_<n>_<r> "
+                       f"(each also as ..._resampled)")
 
 
 def preset_names() -> list[str]:
     return ["laion_natural", *(f"random_{m}M" for m in PAPER_RANDOM_SIZES_M), *dict.fromkeys(PAPER_MIXES)]
+
+
+def epoch_samples(plan: MixturePlan, *, epochs: int, seed: int = 0) -> list[list[str]]:
+    """The sample keys each epoch of ``plan`` reads, as OpenCLIP's webdataset loader does.
+
+    Without ``--dataset-resampled`` every shard is read once per epoch; with it, shards are drawn
+    with replacement, weighted by the upsampling factors, until ``train_num_samples`` samples.
+    For tests and the subset page's check; reads tar headers, so use it on small sets.
+    """
+    import numpy as np
+
+    components = spec_parts(plan.train_data)
+    weights = [float(w) for w in plan.upsampling_factors.split("::")] if plan.upsampling_factors else [1.0] * len(
+        components)
+    shards: list[tuple[str, float]] = []
+    for component, weight in zip(components, weights, strict=True):
+        shards += [(path, weight) for path in expand_part(component).found]
+    keys = {path: _shard_keys(Path(path)) for path, _ in shards}
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(epochs):
+        if not plan.resampled:
+            out.append([k for path, _ in shards for k in keys[path]])
+            continue
+        p = np.array([w for _, w in shards], dtype=float)
+        p /= p.sum()
+        seen: list[str] = []
+        while len(seen) < plan.train_num_samples:
+            seen += keys[shards[int(rng.choice(len(shards), p=p))][0]]
+        out.append(seen[:plan.train_num_samples])
+    return out
+
+
+def _shard_keys(path: Path) -> list[str]:
+    with tarfile.open(path) as tar:
+        return list(dict.fromkeys(m.name.rpartition(".")[0] for m in tar
+                                  if "." + m.name.rpartition(".")[2].lower() in IMAGE_EXTENSIONS))
 
 
 def rendition_fraction(plan_sources: list[dict[str, object]]) -> float | None:

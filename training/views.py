@@ -41,11 +41,12 @@ from .specs import PRECISIONS
 
 class RunForm(forms.Form):
     name = forms.CharField(max_length=120)
-    preset = forms.CharField(required=False, help_text=f"e.g. {', '.join(preset_names()[:6])}, mix_<n>_<r>; "
-                                                       "or leave empty and give sources")
+    preset = forms.CharField(required=False, help_text=f"e.g. {', '.join(preset_names()[:6])}, mix_<n>_<r>: fixed "
+                                                       "subsets of exactly that size (make_subset), one pass per epoch; "
+                                                       "..._resampled redraws every epoch; or leave empty and give sources")
     natural = forms.CharField(required=False, help_text="natural subset shards (folder or brace pattern)")
     rendition = forms.CharField(required=False, help_text="rendition subset shards")
-    pool = forms.CharField(required=False, help_text="unfiltered pool shards (random_<N>M)")
+    pool = forms.CharField(required=False, help_text="random_<N>M: a fixed N-sample subset of the pool (make_subset)")
     unit = forms.IntegerField(initial=1_000_000, min_value=1, help_text="samples per 'M' in a preset")
     sources = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
                               help_text='JSON list: [{"name": "nat", "shards": "/d/{00000..00009}.tar", "ratio": 3}, ...]')

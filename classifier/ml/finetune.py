@@ -1,9 +1,12 @@
 """FT: fine-tune the image tower with a linear readout on L2-normalized features.
 
 Presets: ``paper`` (SGD lr 0.1, wd 5e-4, batch 256, 50 epochs, lr x0.1 every 20) and
-``released`` (the released code: lr 0.01, momentum 0.9, step 12). The checkpoint kept is the
-one with the lowest validation loss. Variants: ``ft`` (ternary), ``ft-N`` / ``ft-R`` (the class
-against the rest), ``-balanced`` (class-weighted cross-entropy).
+``released`` (the released code: lr 0.01, momentum 0.9, step 12; the default). Both train with
+open_clip's training transform (augmentation) and validate and score with the eval transform, as
+the released code does (``train_transform: "eval"`` turns augmentation off). The checkpoint kept
+is the one with the lowest validation loss. Variants: ``ft`` (ternary), ``ft-N`` / ``ft-R`` (the class
+against the rest), ``-balanced`` (class-weighted cross-entropy), and ``dr-ft-N`` / ``dr-ft-R``, the
+published density ratio on a fine-tuned backbone (``finetune_density_ratio``).
 """
 from __future__ import annotations
 
@@ -20,16 +23,14 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader
 
+from classifier.ml.density_ratio import DEFAULT_FOLDS, cross_fit, ratio_from_logits
 from classifier.ml.embed import ImageListDataset, ImageSource
 from classifier.ml.extractors import Extractor, build_extractor
+from classifier.ml.finetune_presets import DEFAULT_FT_PRESET, FT_PRESET_NOTES, FT_PRESETS, TRAIN_TRANSFORMS
 from classifier.ml.methods import BINARY_TARGET, MethodError, check_labels
 
-FT_PRESETS: dict[str, dict[str, Any]] = {
-    "paper": {"lr": 0.1, "momentum": 0.0, "weight_decay": 5e-4, "batch_size": 256, "epochs": 50,
-              "step_size": 20, "gamma": 0.1},
-    "released": {"lr": 0.01, "momentum": 0.9, "weight_decay": 5e-4, "batch_size": 256, "epochs": 50,
-                 "step_size": 12, "gamma": 0.1},
-}
+__all__ = ["DEFAULT_FT_PRESET", "FT_PRESETS", "FT_PRESET_NOTES", "TRAIN_TRANSFORMS", "finetune",
+           "finetune_density_ratio", "finetune_scores", "load_finetuned", "scores_from_probs", "train_preprocess"]
 REST = "rest"
 
 
@@ -80,6 +81,9 @@ def finetune(extractor: Extractor, train: Sequence[ImageSource], y_train: Sequen
     if preset not in FT_PRESETS:
         raise MethodError(f"unknown FT preset {preset!r}; expected one of {', '.join(FT_PRESETS)}")
     hp = {**FT_PRESETS[preset], **(overrides or {}), "preset": preset}
+    if hp["train_transform"] not in TRAIN_TRANSFORMS:
+        raise MethodError(f"unknown train_transform {hp['train_transform']!r}; expected one of "
+                          f"{', '.join(TRAIN_TRANSFORMS)}")
     scored, outputs, balanced = parse_ft_method(method, classes)
     check_labels(y_train, classes)
     check_labels(y_val, classes, what="validation")
@@ -94,7 +98,8 @@ def finetune(extractor: Extractor, train: Sequence[ImageSource], y_train: Sequen
     optimizer = torch.optim.SGD(net.parameters(), lr=hp["lr"], momentum=hp["momentum"], weight_decay=hp["weight_decay"])
     scheduler = torch.optim.lr_scheduler.StepLR(optimizer, step_size=hp["step_size"], gamma=hp["gamma"])
     generator = torch.Generator().manual_seed(seed)
-    train_loader = DataLoader(_Labelled(ImageListDataset(train, extractor.preprocess, extractor.image_size), yt),
+    train_transform = train_preprocess(extractor, hp["train_transform"])
+    train_loader = DataLoader(_Labelled(ImageListDataset(train, train_transform, extractor.image_size), yt),
                               batch_size=hp["batch_size"], shuffle=True, num_workers=num_workers, generator=generator,
                               drop_last=False)
     use_amp = device.type == "cuda" and extractor.precision in ("amp", "fp16")
@@ -130,12 +135,78 @@ def finetune(extractor: Extractor, train: Sequence[ImageSource], y_train: Sequen
     return FineTuneResult(method, scored, outputs, net, hp, best_epoch, history)
 
 
+def train_preprocess(extractor: Extractor, which: str = "train") -> Callable[[Any], torch.Tensor]:
+    """The transform FT fits with: the extractor's training transform (open_clip's augmentation) for
+    ``"train"``, its eval transform for ``"eval"``. Validation and scoring always use the eval one."""
+    if which == "train" and extractor.preprocess_train is not None:
+        return extractor.preprocess_train
+    return extractor.preprocess
+
+
 def finetune_scores(result_or_net: FineTuneResult, sources: Sequence[ImageSource], extractor: Extractor, *,
                     batch_size: int = 256, num_workers: int = 0) -> np.ndarray:
-    """Softmax scores ``(n, len(result.classes))`` for the scored classes."""
+    """Scores ``(n, len(result.classes))`` for the scored classes: softmax probabilities, or density
+    ratios for a ``dr-ft-*`` result (``scores_from_probs``)."""
     probs = _probs(result_or_net.net, sources, extractor, batch_size, num_workers)
-    keep = [result_or_net.out_classes.index(c) for c in result_or_net.classes]
-    return probs[:, keep]
+    return scores_from_probs(result_or_net, probs)
+
+
+def scores_from_probs(result: FineTuneResult, probs: np.ndarray) -> np.ndarray:
+    """The readout's softmax -> the result's scores: the scored classes' probabilities, or for a
+    density-ratio result ``p/(1-p) * n_reference/n_shifted`` with its cross-fitted temperature."""
+    keep = [result.out_classes.index(c) for c in result.classes]
+    scored = np.asarray(probs)[:, keep]
+    dr = result.hyperparameters.get("density_ratio")
+    if dr is None:
+        return scored
+    p = np.clip(scored.astype(np.float64), 1e-12, 1 - 1e-12)
+    return ratio_from_logits(np.log(p / (1 - p)), dr["temperature"], dr["prior_correction"]).astype(np.float32)
+
+
+def finetune_density_ratio(make_extractor: Callable[[], Extractor], train: Sequence[ImageSource],
+                           y_train: Sequence[str], val: Sequence[ImageSource], y_val: Sequence[str], target: str, *,
+                           folds: int = DEFAULT_FOLDS, preset: str = "released",
+                           overrides: dict[str, Any] | None = None, num_workers: int = 0,
+                           max_steps: int | None = None, seed: int = 0,
+                           progress: Callable[[int, int], None] | None = None) -> FineTuneResult:
+    """``dr-ft-N`` / ``dr-ft-R``: the published density ratio with a fine-tuned backbone
+    (``classifier.ml.density_ratio``). ``folds`` fine-tunes, each on all training images but one
+    fold, give every training image an out-of-fold logit; one temperature is fitted on them; a final
+    fine-tune on all training images scores new ones. ``make_extractor()`` returns a fresh
+    pretrained extractor each call. Cost: ``folds + 1`` fine-tunes (GPU).
+    """
+    y = np.asarray(y_train)
+    positive = y == target
+    check_labels(positive, [True, False], what=f"{target}-vs-rest", minimum=2)
+    k = int(min(folds, positive.sum(), (~positive).sum()))
+    binary = np.where(positive, target, REST)
+    binary_val = np.where(np.asarray(y_val) == target, target, REST)
+    method = f"ft-{'N' if target == 'natural' else 'R'}"
+    sources = list(train)
+    total = k + 1
+
+    def fit_fold(train_idx: np.ndarray, held: np.ndarray, _candidate: object) -> np.ndarray:
+        extractor = make_extractor()
+        result = finetune(extractor, [sources[i] for i in train_idx], binary[train_idx], val, binary_val,
+                          [target, REST], method=method, preset=preset, overrides=overrides,
+                          num_workers=num_workers, max_steps=max_steps, seed=seed)
+        p = np.clip(finetune_scores(result, [sources[i] for i in held], extractor)[:, 0].astype(np.float64),
+                    1e-12, 1 - 1e-12)
+        return np.log(p / (1 - p))
+
+    fit = cross_fit(len(sources), positive, fit_fold, k=k, seed=seed,
+                    progress=None if progress is None else lambda done, _n: progress(done, total))
+    final = finetune(make_extractor(), sources, binary, val, binary_val, [target, REST], method=method, preset=preset,
+                     overrides=overrides, num_workers=num_workers, max_steps=max_steps, seed=seed)
+    if progress is not None:
+        progress(total, total)
+    final.method = f"dr-{method}"
+    final.hyperparameters["density_ratio"] = {
+        "temperature": fit.temperature, "prior_correction": fit.prior_correction, "folds": k,
+        "folds_requested": int(folds), "n_shifted": fit.n_shifted, "n_reference": fit.n_reference,
+        "oof_auc": next(iter(fit.auc_by_param.values())),
+        "oof_ratio": fit.ratio(fit.oof_logits).astype(np.float32).tolist()}
+    return final
 
 
 def load_finetuned(path: str | Path, *, device: str | torch.device = "cpu", precision: str = "fp32"

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from classifier.ml.arrays import l2_normalize
+from classifier.ml.density_ratio import DEFAULT_CS, DEFAULT_FOLDS, cross_fit_logistic, ratio_from_logits
 
 NATURAL, RENDITION, AMBIGUOUS = "natural", "rendition", "ambiguous"
 BINARY_TARGET = {"N": NATURAL, "R": RENDITION}
@@ -33,12 +34,16 @@ class FittedModel:
     state: dict[str, Any] = field(default_factory=dict)
 
     def scores(self, features: np.ndarray) -> np.ndarray:
-        x = l2_normalize(features)
-        return _SCORERS[self.method.split("-")[0]](self, x)
+        kind = method_kind(self)
+        if kind in _READOUT_KINDS:
+            # Linear readouts on standardized unit rows, folded into one matmul (no normalized copy).
+            return _SCORERS[kind](self, readout_logits(self.state, features))
+        return _SCORERS[kind](self, l2_normalize(features))
 
     def predict_proba(self, features: np.ndarray) -> np.ndarray:
         """Alias of ``scores`` for appliers: (n, len(classes)); probabilities for linear/centroid,
-        max neighbour cosine for k-NN, density ratios for DR (compare with the run's thresholds)."""
+        max neighbour cosine for k-NN, density ratios for DR and prior-corrected odds for logreg (compare
+        with the run's thresholds)."""
         return self.scores(features)
 
     def save(self, path: str | Path) -> None:
@@ -98,8 +103,20 @@ def fit_linear_probe(x: np.ndarray, y: Sequence[str], classes: Sequence[str], *,
                         **scaler})
 
 
-def _score_linear(model: FittedModel, x: np.ndarray) -> np.ndarray:
-    logits = _scale(model.state, x) @ model.state["coef"].T + model.state["intercept"]
+def readout_logits(state: dict[str, Any], features: np.ndarray) -> np.ndarray:
+    """``((x/|x|) - mean) / scale @ coef.T + intercept`` computed as ``(x @ W.T) / |x| + b`` with
+    ``W = coef / scale`` and ``b = intercept - (mean / scale) @ coef.T``: the same numbers, one pass
+    over ``x``. All-zero rows (failed decodes) get ``b``, as a zero unit row would."""
+    x = np.asarray(features, dtype=np.float32)
+    coef = state["coef"].astype(np.float32)
+    scale, mean = state["scale"].astype(np.float32), state["mean"].astype(np.float32)
+    weight = coef / scale
+    bias = state["intercept"].astype(np.float32) - (mean / scale) @ coef.T
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x))
+    return (x @ weight.T) / np.maximum(norms, 1e-12)[:, None] + bias
+
+
+def _score_linear(model: FittedModel, logits: np.ndarray) -> np.ndarray:
     if logits.shape[1] == 1:  # sklearn's binary form: one column for the second class
         p = 1.0 / (1.0 + np.exp(-logits[:, 0]))
         return np.stack([1 - p, p], axis=1)
@@ -160,12 +177,12 @@ def _score_knn(model: FittedModel, x: np.ndarray, block: int = 4096) -> np.ndarr
     return out[:, None]
 
 
-def fit_density_ratio(x: np.ndarray, y: Sequence[str], target: str, *, C: float = 1.0, seed: int = 0) -> FittedModel:
-    """DR: a logistic classifier between reference (``target``) and shifted (the rest).
+def fit_logreg_ovr(x: np.ndarray, y: Sequence[str], target: str, *, C: float = 1.0, seed: int = 0) -> FittedModel:
+    """``logreg-N`` / ``logreg-R``: one logistic regression, ``target`` against the rest, fitted once.
 
-    The score is the density ratio p_ref(x)/p_shifted(x) = odds x (n_shifted / n_ref), the
-    prior correction making it a ratio of densities rather than of posteriors; the original
-    thresholded it at 0.2, calibration here picks the threshold for a target precision.
+    Named for what it is (before issue 13 it was called ``dr-*``; see ``density_ratio`` for the
+    published DR). The score is its odds with the class prior divided out, odds x (n_rest / n_target):
+    a density ratio only if the linear model were exact, and never calibrated by cross-fitting.
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -176,22 +193,64 @@ def fit_density_ratio(x: np.ndarray, y: Sequence[str], target: str, *, C: float 
     clf = LogisticRegression(C=C, max_iter=2000, random_state=seed).fit(_scale(scaler, l2_normalize(x)),
                                                                         positive.astype(int))
     prior = float((~positive).sum() / positive.sum())
-    return FittedModel(f"dr-{_suffix(target)}", [target], {"C": C, "prior_correction": prior},
+    return FittedModel(f"logreg-{_suffix(target)}", [target], {"C": C, "prior_correction": prior},
                        {"coef": clf.coef_.astype(np.float32), "intercept": clf.intercept_.astype(np.float32),
                         **scaler})
 
 
-def _score_dr(model: FittedModel, x: np.ndarray) -> np.ndarray:
-    logit = (_scale(model.state, x) @ model.state["coef"].T + model.state["intercept"])[:, 0]
+def _score_logreg(model: FittedModel, logits: np.ndarray) -> np.ndarray:
+    logit = logits[:, 0]
     return (np.exp(np.clip(logit, -50, 50)) * model.params["prior_correction"])[:, None]
 
 
-_SCORERS = {"linear": _score_linear, "centroid": _score_centroid, "knn": _score_knn, "dr": _score_dr}
+def fit_density_ratio(x: np.ndarray, y: Sequence[str], target: str, *, cs: Sequence[float] = DEFAULT_CS,
+                      folds: int = DEFAULT_FOLDS, seed: int = 0) -> FittedModel:
+    """``dr-N`` / ``dr-R``: the published density ratio on frozen features (``classifier.ml.density_ratio``):
+    K-fold cross-fitting, C by out-of-fold AUC, one temperature by BCE on the out-of-fold logits,
+    score = p/(1-p) x n_reference/n_shifted. With fewer than ``folds`` labels on a side, K drops to
+    that count (recorded in ``params["folds"]``). Cost: ``folds x len(cs) + 1`` logistic fits.
+    """
+    ya = np.asarray(y)
+    positive = ya == target
+    check_labels(positive, [True, False], what=f"{target}-vs-rest", minimum=2)
+    k = int(min(folds, positive.sum(), (~positive).sum()))
+    scaler = _fit_scaler(l2_normalize(x))
+    fit, final = cross_fit_logistic(_scale(scaler, l2_normalize(x)), positive, cs=cs, k=k, seed=seed)
+    params = {"C": fit.params["C"], "cs": [float(c) for c in cs], "folds": k, "folds_requested": int(folds),
+              "temperature": fit.temperature, "prior_correction": fit.prior_correction,
+              "n_shifted": fit.n_shifted, "n_reference": fit.n_reference, "oof_auc_by_C": fit.auc_by_param}
+    return FittedModel(f"dr-{_suffix(target)}", [target], params,
+                       {"coef": final.coef_.astype(np.float32), "intercept": final.intercept_.astype(np.float32),
+                        "oof_ratio": fit.ratio(fit.oof_logits).astype(np.float32), **scaler})
+
+
+def _score_dr(model: FittedModel, logits: np.ndarray) -> np.ndarray:
+    logit = logits[:, 0]
+    return ratio_from_logits(logit, model.params["temperature"], model.params["prior_correction"])[:, None]
+
+
+_SCORERS = {"linear": _score_linear, "centroid": _score_centroid, "knn": _score_knn, "dr": _score_dr,
+            "logreg": _score_logreg}
+_READOUT_KINDS = {"linear", "dr", "logreg"}  # scorers that take readout_logits, not normalized rows
 
 # Method names as the product spells them; FT lives in finetune.py (it needs images, not embeddings).
-EMBEDDING_METHODS = ("linear", "linear-balanced", "centroid", "knn-N", "knn-R", "dr-N", "dr-R")
-IMAGE_METHODS = ("ft", "ft-balanced", "ft-N", "ft-R", "ft-N-balanced", "ft-R-balanced")
+EMBEDDING_METHODS = ("linear", "linear-balanced", "centroid", "knn-N", "knn-R", "dr-N", "dr-R", "logreg-N",
+                     "logreg-R")
+IMAGE_METHODS = ("ft", "ft-balanced", "ft-N", "ft-R", "ft-N-balanced", "ft-R-balanced", "dr-ft-N", "dr-ft-R")
 ALL_METHODS = EMBEDDING_METHODS + IMAGE_METHODS
+# Shown where methods are chosen: runs made before the rename were migrated to logreg-*.
+RENAMED_METHODS = {"dr-N": "logreg-N", "dr-R": "logreg-R"}
+RENAME_NOTE = ("dr-N/dr-R are the published cross-fitted density ratio; runs made before 2026-12 under those names "
+               "were one-vs-rest logistic regressions and are now listed as logreg-N/logreg-R")
+
+
+def method_kind(model: FittedModel) -> str:
+    """The scorer of a fitted model. A ``dr-*`` pickle written before the rename (no temperature) is a
+    one-vs-rest logistic regression and scores as one."""
+    kind = model.method.split("-")[0]
+    if kind == "dr" and "temperature" not in model.params:
+        return "logreg"
+    return kind
 
 
 def fit_method(method: str, x: np.ndarray, y: Sequence[str], classes: Sequence[str], *, x_val: np.ndarray,
@@ -207,6 +266,8 @@ def fit_method(method: str, x: np.ndarray, y: Sequence[str], classes: Sequence[s
     if method in ("knn-N", "knn-R"):
         return fit_knn(x, y, BINARY_TARGET[method[-1]], x_val=x_val, y_val=y_val,
                        target_precision=target_precision, **hp)
+    if method in ("logreg-N", "logreg-R"):
+        return fit_logreg_ovr(x, y, BINARY_TARGET[method[-1]], seed=seed, **hp)
     if method in ("dr-N", "dr-R"):
         return fit_density_ratio(x, y, BINARY_TARGET[method[-1]], seed=seed, **hp)
     raise MethodError(f"unknown method {method!r}; expected one of {', '.join(ALL_METHODS)}")

@@ -27,6 +27,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from domainsieve.auth import IsAnnotator, IsResearcher
+from labeling.classnames import CLASS_SET_CHOICES
 from labeling.ingest import FORMATS
 from labeling.models import Dataset, Image, ImportJob
 from labeling.selectors.datasets import (
@@ -50,7 +51,12 @@ class DatasetOut(serializers.ModelSerializer):
 
     class Meta:
         model = Dataset
-        fields = ["id", "name", "kind", "expected_domain", "description", "image_count", "created_at"]
+        fields = ["id", "name", "kind", "expected_domain", "description", "image_count", "class_set", "created_at"]
+
+    class_set = serializers.SerializerMethodField(help_text="class-name set zero-shot evaluation prompts with")
+
+    def get_class_set(self, dataset: Dataset) -> str:
+        return str((dataset.class_names or {}).get("set", ""))
 
 
 class DatasetAnnotatorOut(serializers.ModelSerializer):
@@ -108,6 +114,8 @@ class ImportIn(serializers.Serializer):
     format = serializers.ChoiceField(choices=FORMATS, default="auto")
     sample = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
     seed = serializers.IntegerField(required=False, default=0)
+    class_names = serializers.ChoiceField(choices=CLASS_SET_CHOICES, default="auto",
+                                          help_text="class-name set for folder keys (auto-detected by default)")
 
 
 class ImportOut(serializers.ModelSerializer):

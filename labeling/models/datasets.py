@@ -17,6 +17,9 @@ class Dataset(models.Model):
     # The domain a test set claims to be (e.g. ImageNet-Sketch: rendition); cleaning checks it.
     expected_domain = models.CharField(max_length=16, choices=DOMAIN_CHOICES, blank=True, default="")
     description = models.TextField(blank=True, default="")
+    # The label space zero-shot evaluation prompts with: {"set": name, "classes": [[key, name], ...]}
+    # in class-index order (labeling.classnames); empty when images carry readable names already.
+    class_names = models.JSONField(default=dict, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     created_at = models.DateTimeField(auto_now_add=True)
 

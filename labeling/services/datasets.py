@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from labeling.classnames import CLASS_SET_CHOICES, ClassNameError, ClassSpace, recognize
 from labeling.domains import domain_from_any
 from labeling.ingest import (
     FORMATS,
@@ -36,6 +37,7 @@ from labeling.ingest import (
     run_items,
     sample_items,
 )
+from labeling.ingest.paths import inside_roots
 from labeling.ingest.uids import derive_uid
 from labeling.models import Dataset, Image, ImportJob
 
@@ -65,11 +67,17 @@ def dataset_create(*, name: str, kind: str = Dataset.Kind.POOL, expected_domain:
 
 
 def import_create(*, dataset: Dataset, source: str, format: str = "auto", sample: int | None = None,
-                  seed: int = 0, user: Any = None, enqueue: bool = True) -> ImportJob:
+                  seed: int = 0, class_names: str = "auto", user: Any = None, enqueue: bool = True) -> ImportJob:
     """Record an import job after checking the source lies inside settings.IMPORT_ROOTS.
 
-    With ``enqueue`` the Celery task runs it once this transaction commits.
+    ``class_names`` picks the class-name set that maps folder keys to prompt names
+    (``labeling.classnames``): ``auto`` recognizes WordNet ids, ImageNet-V2 numbers, ObjectNet
+    and DomainNet; ``none`` keeps folder names as names. With ``enqueue`` the Celery task runs it
+    once this transaction commits.
     """
+    if class_names not in CLASS_SET_CHOICES:
+        raise ValidationError({"class_names": f"Unknown class-name set {class_names!r}; expected one of "
+                                              f"{', '.join(CLASS_SET_CHOICES)}."})
     if format not in FORMATS:
         raise ValidationError({"format": f"Unknown format {format!r}; expected one of {', '.join(FORMATS)}."})
     if sample is not None and sample < 1:
@@ -79,7 +87,8 @@ def import_create(*, dataset: Dataset, source: str, format: str = "auto", sample
     except ImportSourceError as exc:
         raise ValidationError({"source": str(exc)}) from None
     job = ImportJob.objects.create(dataset=dataset, source=source.strip(), format=format,
-                                   options={"sample": sample, "seed": seed}, created_by=user)
+                                   options={"sample": sample, "seed": seed, "class_names": class_names},
+                                   created_by=user)
     if enqueue:
         from labeling.tasks.datasets import import_images_task
 
@@ -149,7 +158,8 @@ def _import(job: ImportJob, run: _Run, progress: Callable[[int, int], None] | No
     job.total = len(items) + len(listing.problems)
     if job.total == 0:
         raise ImportSourceError(f"nothing to import: no items found in {job.source} (format {listing.format})")
-    job.options = {**options, "detected_format": listing.format}
+    job.options = {**options, "detected_format": listing.format,
+                   "class_names_applied": _apply_class_names(job, listing.format, listing.items)}
     for source, reason in listing.problems:
         run.reject(source, reason)
     present = _sources_present(job.dataset, items)
@@ -180,6 +190,44 @@ def _import(job: ImportJob, run: _Run, progress: Callable[[int, int], None] | No
     if job.imported + job.duplicates == 0:
         raise ImportSourceError(f"every item was rejected ({job.rejected}); see {job.rejects_path}")
     job.status = ImportJob.Status.SUCCEEDED
+
+
+def _apply_class_names(job: ImportJob, format: str, items: Sequence[Item]) -> str:
+    """Recognize the class-name set of the listed folders and record it on the dataset; returns
+    the set's name ("" when folder names are names already). A dataset keeps the first set it got;
+    a later import naming a different one fails rather than mixing label spaces."""
+    keys = {item.class_name for item in items if item.class_name}
+    labels = {item.class_name: int(item.meta["label"]) for item in items
+              if item.class_name and isinstance(item.meta.get("label"), int)}
+    root = Path(job.source.split("{")[0])
+    root = root if root.is_dir() else root.parent
+    # ObjectNet's mappings/ sit next to its images/ folder: look there and one level up, inside the roots only.
+    roots = resolved_roots(settings.IMPORT_ROOTS)
+    search = [d for d in (root, root.parent) if inside_roots(d, roots) is not None]
+    try:
+        space = recognize(keys, requested=(job.options or {}).get("class_names", "auto"), hint=job.dataset.name,
+                          format=format, search=search, labels=labels)
+    except ClassNameError as exc:
+        raise ImportSourceError(str(exc)) from None
+    if space is None:
+        return ""
+    dataset = job.dataset
+    current = ClassSpace.from_json(dataset.class_names) if dataset.class_names else None
+    if current is not None and current.name != space.name:
+        raise ImportSourceError(f"dataset {dataset.name} is named with class set {current.name}; "
+                                f"these folders fit {space.name}")
+    if current is not None and space.name == "domainnet":
+        space = ClassSpace("domainnet", *_merged(current, space))
+    if current != space:
+        dataset.class_names = space.as_json()
+        dataset.save(update_fields=["class_names"])
+    return space.name
+
+
+def _merged(a: ClassSpace, b: ClassSpace) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    names = {**a.name_of(), **b.name_of()}
+    keys = tuple(dict.fromkeys([*a.keys, *b.keys]))
+    return keys, tuple(names[k] for k in keys)
 
 
 def _sources_present(dataset: Dataset, items: Sequence[Item]) -> set[str]:

@@ -9,7 +9,7 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
-from classifier.apply.clean import clean_testset_scores, table11_csv
+from classifier.apply.clean import clean_testset_scores, table12_csv
 from classifier.apply.process import ShardCancelled, process_shard
 from classifier.apply.scoring import HeadPair, LinearHead, Thresholds, assign_domains
 from classifier.apply.shards import CorruptShardError, ShardPatternError, expand_shards
@@ -172,12 +172,18 @@ def test_it_cleans_a_testset_and_masks_empty_classes() -> None:
     p_ren = np.array([0.0, 0.0, 0.99, 0.99, 0.0, 0.0])
     classes = ["cat", "cat", "dog", "dog", "eel", "fox"]
     result = clean_testset_scores(p_natural=p_nat, p_rendition=p_ren, class_names=classes,
-                                  expected_domain="natural", thresholds=Thresholds(0.95, 0.95))
+                                  expected_domain="natural", thresholds=Thresholds(0.95, 0.95), rule="two_head")
     assert result.keep.tolist() == [True, True, False, False, False, True]
+    paper = clean_testset_scores(p_natural=p_nat, p_rendition=p_ren, class_names=classes,
+                                 expected_domain="natural", thresholds=Thresholds(0.95, 0.95))
+    assert paper.keep.tolist() == [True, True, False, True, False, True]  # the natural classifier alone decides
+    rendition_set = clean_testset_scores(p_natural=p_nat, p_rendition=p_ren, class_names=classes,
+                                         expected_domain="rendition", thresholds=Thresholds(0.95, 0.95))
+    assert rendition_set.keep.tolist() == [False, False, True, True, False, False]
     assert result.masked_classes == ["dog", "eel"]
-    row = result.table11_row("IN-Val")
+    row = result.table12_row("IN-Val")
     assert (row["classes"], row["classes_total"], row["images"], row["images_total"]) == (2, 4, 3, 6)
-    assert table11_csv([row]).splitlines()[1] == "IN-Val,2,4,3,6,50.0"
+    assert table12_csv([row]).splitlines()[1] == "IN-Val,2,4,3,6,50.0"
     with pytest.raises(ValueError, match="natural or rendition"):
         clean_testset_scores(p_natural=p_nat, p_rendition=p_ren, class_names=classes, expected_domain="",
                              thresholds=T)
@@ -214,3 +220,12 @@ def test_it_reads_a_folder_of_shards_as_its_tars(tmp_path: Path) -> None:
     assert [p.name for p in expand_shards(str(tmp_path))] == ["00000.tar", "00001.tar"]
     with pytest.raises(ShardPatternError, match="holds no .tar"):
         expand_shards(str(tmp_path / "empty"))
+
+
+def test_it_applies_the_one_combination_rule_the_calibration_tests_exercise() -> None:
+    from classifier.ml.calibration import combine
+
+    rng = np.random.default_rng(4)
+    p_nat, p_ren = rng.random(500), rng.random(500)
+    t = Thresholds(0.3, 0.6)
+    assert assign_domains(p_nat, p_ren, t).tolist() == combine(p_nat >= 0.3, p_ren >= 0.6).tolist()

@@ -1,4 +1,4 @@
-"""Cleaning test sets: keep the set's own domain at strict thresholds, mask empty classes, Table 11."""
+"""Cleaning test sets: keep the set's own domain at strict thresholds, mask empty classes, Table 12."""
 from __future__ import annotations
 
 import dataclasses
@@ -32,13 +32,15 @@ def spec(media_root: Path) -> object:
     return head_spec_from_runs(natural_run=natural, rendition_run=rendition)
 
 
-def test_it_keeps_exactly_the_images_of_the_sets_own_domain(testset: Dataset, spec) -> None:
+def test_it_keeps_what_the_sets_own_classifier_labels_its_domain(testset: Dataset, spec) -> None:
+    spec = dataclasses.replace(spec, strict={"natural": 0.6, "rendition": 0.2})  # both fire on some images
     clean = clean_testset_create(source=testset, spec=spec, enqueue=False)
     clean = clean_testset_run(clean_id=clean.id, device="cpu")
-    assert clean.status == "done" and clean.result.name == "IN-Val (clean)"
+    assert clean.status == "done" and clean.result.name == "IN-Val (clean)" and clean.rule == "own_classifier"
     scores = pd.read_parquet(clean.scores_path)
-    natural = (scores.p_natural >= 0.6) & ~(scores.p_rendition >= 0.6)
-    assert scores.kept.tolist() == natural.tolist()
+    # The paper's rule: the natural classifier alone decides for a natural set.
+    assert scores.kept.tolist() == (scores.p_natural >= 0.6).tolist()
+    assert ((scores.p_natural >= 0.6) & (scores.p_rendition >= 0.2)).any()  # the two-head rule would drop these
     kept_ids = set(scores.image_id[scores.kept])
     copied = clean.result.images.all()
     assert {im.meta["cleaned_from"] for im in copied} == kept_ids
@@ -49,7 +51,17 @@ def test_it_keeps_exactly_the_images_of_the_sets_own_domain(testset: Dataset, sp
     assert c["classes"] == len(kept_classes) and c["masked_classes"] == sorted({"c0", "c1", "c2", "c3"} - kept_classes)
 
 
-def test_it_masks_every_class_when_nothing_passes_and_exports_table11(testset: Dataset, spec, tmp_path: Path,
+def test_it_keeps_the_two_head_rule_as_an_option(testset: Dataset, spec) -> None:
+    clean = clean_testset_run(clean_id=clean_testset_create(source=testset, spec=spec, rule="two_head",
+                                                            enqueue=False).id, device="cpu")
+    scores = pd.read_parquet(clean.scores_path)
+    natural = (scores.p_natural >= 0.6) & ~(scores.p_rendition >= 0.6)
+    assert scores.kept.tolist() == natural.tolist() and clean.counts["rule"] == "two_head"
+    with pytest.raises(ApplyError, match="unknown cleaning rule"):
+        clean_testset_create(source=testset, spec=spec, rule="vote", result_name="x", enqueue=False)
+
+
+def test_it_masks_every_class_when_nothing_passes_and_exports_table12(testset: Dataset, spec, tmp_path: Path,
                                                                       api, researcher) -> None:
     everything = dataclasses.replace(spec, strict={"natural": 0.0, "rendition": 2.0})
     nothing = dataclasses.replace(spec, strict={"natural": 2.0, "rendition": 2.0})
@@ -64,8 +76,8 @@ def test_it_masks_every_class_when_nothing_passes_and_exports_table11(testset: D
     assert csv.status_code == 200 and csv["Content-Type"].startswith("text/csv")
     assert csv.content.decode().splitlines() == [
         "test_set,classes,classes_total,images,images_total,images_pct", "IN-Val,4,4,12,12,100.0", "IN-Val,0,4,0,12,0.0"]
-    call_command("clean_testset", table_only=True, export=str(tmp_path / "t11.csv"), verbosity=0)
-    assert (tmp_path / "t11.csv").read_text().count("IN-Val") == 2
+    call_command("clean_testset", table_only=True, export=str(tmp_path / "t12.csv"), verbosity=0)
+    assert (tmp_path / "t12.csv").read_text().count("IN-Val") == 2
 
 
 def test_it_refuses_sets_without_a_domain_and_taken_names(testset: Dataset, spec, media_root: Path) -> None:
@@ -99,6 +111,7 @@ def test_it_shows_the_clean_pages(testset: Dataset, spec, client, researcher) ->
                               device="cpu")
     client.force_login(researcher)
     listing = client.get("/classifier/clean/").content.decode()
-    assert 'id="table11"' in listing and "IN-Val (clean)" in listing and "export=csv" in listing
+    assert 'id="table12"' in listing and "IN-Val (clean)" in listing and "export=csv" in listing
+    assert "Table 12: classes and images per clean set" in listing and "own_classifier" in listing
     detail = client.get(f"/classifier/clean/{clean.id}/").content.decode()
     assert f"of {clean.counts['images_total']} images" in detail

@@ -43,3 +43,14 @@ def test_it_keeps_annotators_out_of_classifier_pages(annotator: User, client: Cl
     for url in ("/classifier/runs/", "/classifier/compare/"):
         assert client_for(annotator).get(url).status_code == 403
         assert client.get(url).status_code == 302  # anonymous: to the login page
+
+
+def test_it_states_the_default_ft_preset_and_records_the_choice(researcher: User, labelled_pool: Dataset) -> None:
+    client = client_for(researcher)
+    page = client.get("/classifier/runs/").content.decode()
+    assert "Default: <strong>released</strong> with augmentation" in page and "the paper&#x27;s text" in page
+    client.post("/classifier/runs/", {"method": "ft-R", "extractor": TINY,
+                                      "labels_source": "intended_domain", "datasets": [labelled_pool.id],
+                                      "ft_preset": "paper", "train_transform": "eval"})
+    run = ClassifierRun.objects.get()
+    assert (run.hyperparameters["preset"], run.hyperparameters["train_transform"]) == ("paper", "eval")

@@ -51,7 +51,8 @@ def test_it_queues_an_import_for_researchers_only(api, annotator, researcher, me
     response = api(researcher).post(f"/api/v1/datasets/{dataset.id}/imports/", body, format="json")
     assert response.status_code == 202, response.json()
     job = ImportJob.objects.get(pk=response.json()["id"])
-    assert (job.status, job.options, job.created_by) == ("queued", {"sample": 1, "seed": 3}, researcher)
+    assert (job.status, job.options, job.created_by) == ("queued", {"sample": 1, "seed": 3, "class_names": "auto"},
+                                                         researcher)
     assert api(annotator).get(f"/api/v1/imports/{job.id}/").status_code == 403
     assert api(researcher).get(f"/api/v1/imports/{job.id}/").json()["status"] == "queued"
 

@@ -9,7 +9,7 @@ from training.models import EvalResult, TrainingRun
 
 def _body(shard_sets: dict[str, Path], **extra: object) -> dict[str, object]:
     body: dict[str, object] = {
-        "name": "run-a", "gpus": 8, "mixture": {"preset": "mix_2_1", "natural": str(shard_sets["natural"]),
+        "name": "run-a", "gpus": 8, "mixture": {"preset": "mix_2_1_resampled", "natural": str(shard_sets["natural"]),
                                                 "rendition": str(shard_sets["rendition"]), "unit": 8}}
     body.update(extra)
     return body
@@ -60,7 +60,7 @@ def test_it_refuses_bad_input_before_launching(api: type, researcher: object, me
 def test_it_refuses_a_ratio_the_sources_cannot_meet(api: type, researcher: object, media_root: Path,
                                                     shard_sets: dict[str, Path]) -> None:
     # The rendition set holds 8 samples; mix_1_2 at unit 8 needs 16 per epoch.
-    body = _body(shard_sets, mixture={"preset": "mix_1_2", "natural": str(shard_sets["natural"]),
+    body = _body(shard_sets, mixture={"preset": "mix_1_2_resampled", "natural": str(shard_sets["natural"]),
                                       "rendition": str(shard_sets["rendition"]), "unit": 8})
     out = api(researcher).post("/api/v1/training-runs/", body, format="json")
     assert out.status_code == 400

@@ -87,12 +87,18 @@ def test_it_refuses_mixed_ratio_and_count() -> None:
 
 def test_it_builds_paper_presets(shard_sets: dict[str, Path]) -> None:
     assert {"laion_natural", "random_57M", "mix_44_13", "mix_8_8", "mix_0_8"} <= set(preset_names())
+    # Fixed subsets: natural holds 24 samples, rendition 8, so mix_3_1 at 8 per "M" fits exactly.
     sources, _ = preset_sources("mix_3_1", natural=str(shard_sets["natural"]),
+                                rendition=str(shard_sets["rendition"]), unit=8)
+    assert [(s.name, s.count) for s in sources] == [("natural", 24), ("rendition", 8)]
+    with pytest.raises(MixtureError, match="fixed 12-sample natural subset.*holds 24.*make_subset --n 12"):
+        preset_sources("mix_3_1", natural=str(shard_sets["natural"]), rendition=str(shard_sets["rendition"]), unit=4)
+    sources, _ = preset_sources("mix_3_1_resampled", natural=str(shard_sets["natural"]),
                                 rendition=str(shard_sets["rendition"]), unit=4)
     assert [(s.name, s.count) for s in sources] == [("natural", 12), ("rendition", 4)]
-    sources, _ = preset_sources("mix_0_8", rendition="r", unit=1)
+    sources, _ = preset_sources("mix_0_1", rendition=str(shard_sets["rendition"]), unit=8)
     assert [s.name for s in sources] == ["rendition"]
-    sources, _ = preset_sources("random_16M", pool="p")
+    sources, _ = preset_sources("random_16M_resampled", pool="p")
     assert sources[0].count == 16_000_000
     with pytest.raises(MixtureError, match="unknown preset"):
         preset_sources("mix_a_b")

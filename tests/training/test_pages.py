@@ -29,7 +29,7 @@ def test_it_keeps_annotators_out(annotator: object) -> None:
 def test_it_previews_then_launches_from_the_form(researcher: object, media_root: Path, gpu_host: object,
                                                   shard_sets: dict[str, Path]) -> None:
     client = _client(researcher)
-    form = {"name": "page-run", "preset": "mix_2_1", "natural": str(shard_sets["natural"]),
+    form = {"name": "page-run", "preset": "mix_2_1_resampled", "natural": str(shard_sets["natural"]),
             "rendition": str(shard_sets["rendition"]), "unit": 8, "model": "ViT-B-32", "epochs": 32,
             "global_batch": 16384, "gpus": 8, "nodes": 1, "precision": "amp", "workers": 6, "device": "cuda",
             "backend": "local", "backend_options": "{}"}

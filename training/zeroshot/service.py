@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
+from labeling.classnames import ClassSpace, looks_like_ids
 from labeling.models import Dataset
 
 from ..guards import DispatchRefused, checkpoint_path_check, looks_like_path, model_name_ok
@@ -49,20 +50,48 @@ def clean_image_ids(*, dataset: Dataset) -> set[int]:
     return set(dataset.images.filter(meta__domain=dataset.expected_domain).values_list("id", flat=True))
 
 
-def test_set_samples(*, dataset: Dataset, clean: bool) -> tuple[list[str], list[tuple[str, int]], list[bool]]:
-    """(class names, [(path, class index)], class mask) of a test set, standard or clean."""
-    rows = list(dataset.images.exclude(class_name="").values_list("id", "file", "class_name"))
-    classnames = sorted({c for _, _, c in rows})
-    if not classnames:
+def test_set_classes(*, dataset: Dataset) -> tuple[list[str], list[str], str]:
+    """(class keys, prompt names, class-set name) of a test set, in class-index order.
+
+    A dataset named with a class set (``Dataset.class_names``, recorded at import) is evaluated in
+    that set's whole space (ImageNet-R: its 200 classes); otherwise the sorted class names of its
+    images, which must read as names: WordNet ids or bare numbers without a mapping are refused.
+    """
+    if dataset.class_names:
+        space = ClassSpace.from_json(dataset.class_names)
+        return list(space.keys), list(space.names), space.name
+    keys = sorted(set(dataset.images.exclude(class_name="").values_list("class_name", flat=True)))
+    if not keys:
         raise ZeroShotInputError(f"test set {dataset.name} has no images with a class name")
-    index = {c: i for i, c in enumerate(classnames)}
+    ids = looks_like_ids(keys)
+    if ids:
+        raise ZeroShotInputError(
+            f"test set {dataset.name}: class names such as {', '.join(ids[:3])} are folder ids, not names, and "
+            "the set has no class-name mapping; re-import it with --class-names (imagenet-1k, imagenet-1k-index, "
+            "imagenet-r, imagenet-a, objectnet, domainnet)")
+    return keys, keys, ""
+
+
+def test_set_samples(*, dataset: Dataset, clean: bool) -> tuple[list[str], list[tuple[str, int]], list[bool]]:
+    """(prompt names, [(path, class index)], class mask) of a test set, standard or clean.
+
+    Standard: every class of the set's space may be predicted. Clean: classes left with no
+    images are masked (PAPER.md). Images whose key is outside the space (ObjectNet's classes
+    that do not map to ImageNet) are not evaluated.
+    """
+    keys, names, class_set = test_set_classes(dataset=dataset)
+    rows = list(dataset.images.exclude(class_name="").values_list("id", "file", "class_name"))
+    index = {c: i for i, c in enumerate(keys)}
+    rows = [r for r in rows if r[2] in index]
     if clean:
         keep = clean_image_ids(dataset=dataset)
         rows = [r for r in rows if r[0] in keep]
     media = Path(settings.MEDIA_ROOT)
     samples = [(str(media / file), index[c]) for _, file, c in rows]
     present = {label for _, label in samples}
-    return classnames, samples, [i in present for i in range(len(classnames))]
+    if clean or not class_set:
+        return names, samples, [i in present for i in range(len(names))]
+    return names, samples, [True] * len(names)
 
 
 def _checkpoints_of(run: TrainingRun, epochs: list[int]) -> list[dict[str, Any]]:
@@ -89,6 +118,7 @@ def zeroshot_requests_build(*, training_run: int | None = None, model: str = "",
     for d in found.values():
         if not d.images.exclude(class_name="").exists():
             raise ZeroShotInputError(f"test set {d.name} has no images with a class name")
+        test_set_classes(dataset=d)  # refuses ids without a mapping before anything is queued
     modes = sorted(set(clean if clean is not None else [False, True]))
     base = {"datasets": dataset_ids, "clean": modes, "device": device}
     if training_run:

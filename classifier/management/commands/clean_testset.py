@@ -8,7 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from classifier.apply.clean import table11_csv
+from classifier.apply.clean import CLEAN_RULES, OWN_CLASSIFIER, table12_csv
 from classifier.models import ClassifierRun, CleanTestset
 from classifier.services_apply import ApplyError, clean_testset_create, clean_testset_run, head_spec_from_runs
 from labeling.models import Dataset
@@ -18,8 +18,9 @@ class Command(BaseCommand):
     help = (
         "Clean a test set (a dataset with expected_domain natural or rendition): score every image with the "
         "natural and rendition classifier runs and keep only those assigned to the set's own domain at the "
-        "strict (98%-precision) thresholds. Creates a new dataset; classes left empty are masked. Prints the "
-        "Table-11 row; --export writes the CSV of all finished cleanings (or --table-only to just export)."
+        "strict (98%-precision) thresholds (--rule: the paper's own_classifier, or two_head). Creates a new "
+        "dataset; classes left empty are masked. Prints the "
+        "Table-12 row; --export writes the CSV of all finished cleanings (or --table-only to just export)."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -27,9 +28,13 @@ class Command(BaseCommand):
         parser.add_argument("--natural-run", type=int)
         parser.add_argument("--rendition-run", type=int)
         parser.add_argument("--name", default="", help="name of the clean dataset (default: '<name> (clean)')")
+        parser.add_argument("--rule", choices=CLEAN_RULES, default=OWN_CLASSIFIER,
+                            help="own_classifier (the paper's: a natural set keeps what the natural classifier "
+                                 "fires on, a rendition set what the rendition one fires on) or two_head (own fires "
+                                 "and the other does not)")
         parser.add_argument("--device", default="auto")
         parser.add_argument("--batch-size", type=int, default=128)
-        parser.add_argument("--export", help="write the Table-11 CSV of all finished cleanings here")
+        parser.add_argument("--export", help="write the Table-12 CSV of all finished cleanings here")
         parser.add_argument("--table-only", action="store_true", help="only export the table")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -37,7 +42,7 @@ class Command(BaseCommand):
             self._clean(options)
         if options["export"]:
             rows = [c.counts for c in CleanTestset.objects.filter(status="done").order_by("id")]
-            Path(options["export"]).write_text(table11_csv(rows))
+            Path(options["export"]).write_text(table12_csv(rows))
             self.stdout.write(f"wrote {len(rows)} row(s) to {options['export']}")
 
     def _clean(self, options: dict[str, Any]) -> None:
@@ -53,7 +58,8 @@ class Command(BaseCommand):
         try:
             spec = head_spec_from_runs(natural_run=runs[options["natural_run"]],
                                        rendition_run=runs[options["rendition_run"]])
-            clean = clean_testset_create(source=dataset, spec=spec, result_name=options["name"], enqueue=False)
+            clean = clean_testset_create(source=dataset, spec=spec, result_name=options["name"],
+                                         rule=options["rule"], enqueue=False)
         except ApplyError as exc:
             raise CommandError(str(exc)) from None
         bar = tqdm(total=dataset.images.count(), desc=f"clean {dataset.name}", unit="img", file=sys.stderr,
@@ -65,4 +71,4 @@ class Command(BaseCommand):
             bar.close()
         c = clean.counts
         self.stdout.write(f"clean {dataset.name} -> {clean.result_name}: {c['images']}/{c['images_total']} images, "
-                          f"{c['classes']}/{c['classes_total']} classes ({len(c['masked_classes'])} masked)")
+                          f"{c['classes']}/{c['classes_total']} classes ({len(c['masked_classes'])} masked; rule {clean.rule})")

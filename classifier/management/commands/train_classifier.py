@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from classifier.ml.extractors import ExtractorError
-from classifier.ml.methods import ALL_METHODS, MethodError
+from classifier.ml.methods import ALL_METHODS, RENAME_NOTE, MethodError
 from classifier.services import ClassifierInputError, classifier_run_create, classifier_run_execute
 from labeling.domains import DOMAINS
 from labeling.models import Dataset, Split
@@ -19,7 +19,10 @@ class Command(BaseCommand):
     help = (
         "Train a domain classifier (methods: " + ", ".join(ALL_METHODS) + ") on labels from images' "
         "intended domain (--dataset, seeded stratified split) or from a frozen split (--split NAME[:VERSION]). "
-        "Thresholds are set on validation for --target-precision; metrics on val, test and per test dataset."
+        "Thresholds are set on validation for --target-precision; metrics on val, test and per test dataset. "
+        "dr-N/dr-R: the published density ratio (10-fold cross-fitted, temperature-calibrated; hp folds, cs); "
+        "dr-ft-N/dr-ft-R: the same with a fine-tuned backbone (GPU); logreg-N/logreg-R: one logistic regression. "
+        "Note: " + RENAME_NOTE + "."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from labeling.classnames import CLASS_SET_CHOICES
 from labeling.domains import DOMAINS
 from labeling.ingest import FORMATS
 from labeling.models import Dataset, ImportJob
@@ -36,6 +37,9 @@ class Command(BaseCommand):
         parser.add_argument("--format", choices=FORMATS, default="auto", help="input format (default: auto)")
         parser.add_argument("--sample", type=int, default=None, metavar="N",
                             help="import N items drawn at random from the listing (before decoding)")
+        parser.add_argument("--class-names", choices=CLASS_SET_CHOICES, default="auto",
+                            help="class-name set mapping folder keys to prompt names (default: auto-detect "
+                                 "WordNet ids, ImageNet-V2 numbers, ObjectNet, DomainNet; none: folders are names)")
         parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed for --sample (default 0)")
 
     def handle(self, *args: Any, **options: Any) -> None:
@@ -51,7 +55,8 @@ class Command(BaseCommand):
                                          expected_domain=options["expected_domain"],
                                          description=options["description"])
             job = import_create(dataset=dataset, source=options["source"], format=options["format"],
-                                sample=options["sample"], seed=options["seed"], enqueue=False)
+                                sample=options["sample"], seed=options["seed"],
+                                class_names=options["class_names"], enqueue=False)
         except ValidationError as exc:
             raise CommandError("; ".join(exc.messages)) from None
         bar = tqdm(desc=f"import into {dataset.name}", unit="img", file=sys.stderr,
@@ -69,4 +74,6 @@ class Command(BaseCommand):
             bar.close()
         if job.status != ImportJob.Status.SUCCEEDED:
             raise CommandError(f"import failed: {job.error} (rejects: {job.rejects_path})")
-        self.stdout.write(f"{job.summary()}; rejects: {job.rejects_path}")
+        applied = (job.options or {}).get("class_names_applied")
+        named = f"; class names: {applied}" if applied else ""
+        self.stdout.write(f"{job.summary()}{named}; rejects: {job.rejects_path}")

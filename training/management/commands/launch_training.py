@@ -14,15 +14,17 @@ from training.services import TrainingInputError, training_run_create, training_
 
 class Command(BaseCommand):
     help = ("Launch an OpenCLIP training run on a mixture. Give --preset (laion_natural, random_<N>M, "
-            "mix_<n>_<r>) with --natural/--rendition/--pool shard sets, or --source NAME=SHARDS[:RATIO|#COUNT] "
+            "mix_<n>_<r>) with --natural/--rendition/--pool shard sets: fixed subsets of exactly the preset's size built "
+            "with make_subset, read once per epoch as the paper trained (..._resampled: redraw every epoch), or --source NAME=SHARDS[:RATIO|#COUNT] "
             "(repeatable) with --total. The command is printed first; --dry-run stops there.")
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("name")
-        parser.add_argument("--preset", help=f"one of: {', '.join(preset_names())}, or any mix_<n>_<r>")
+        parser.add_argument("--preset", help=f"one of: {', '.join(preset_names())}, or any mix_<n>_<r>; "
+                                                        "add _resampled for per-epoch redrawing")
         parser.add_argument("--natural", default="", help="natural subset shards (brace pattern or folder)")
         parser.add_argument("--rendition", default="", help="rendition subset shards")
-        parser.add_argument("--pool", default="", help="unfiltered pool shards (random_<N>M)")
+        parser.add_argument("--pool", default="", help="random_<N>M: a fixed N-sample subset of the pool (make_subset)")
         parser.add_argument("--unit", type=int, default=1_000_000, help="samples per 'M' in presets")
         parser.add_argument("--source", action="append", default=[],
                             help="NAME=SHARDS with :RATIO or #COUNT appended, e.g. nat=/d/{00000..00009}.tar:3")
