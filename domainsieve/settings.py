@@ -159,6 +159,12 @@ REST_FRAMEWORK = {
         "domainsieve.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["domainsieve.auth.IsAnnotator"],
+    "EXCEPTION_HANDLER": "domainsieve.api_errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "domainsieve.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,

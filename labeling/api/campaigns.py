@@ -1,6 +1,7 @@
 """API: campaigns, leasing (next), annotations and progress."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.db import transaction
@@ -11,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import IsAnnotator, IsResearcher
 from labeling.models import Campaign, CampaignItem, Dataset
 from labeling.selectors.campaigns import campaign_progress, campaigns_for_user, get_campaign_for_user
@@ -59,8 +61,8 @@ class CampaignInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     datasets = serializers.PrimaryKeyRelatedField(many=True, queryset=Dataset.objects.all())
-    sample = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
-    seed = serializers.IntegerField(required=False, default=0)
+    sample = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=INT32_MAX, default=None)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=INT32_MAX)
     k = serializers.IntegerField(required=False, default=1, min_value=1, max_value=50)
     agreement_fraction = serializers.FloatField(required=False, default=0.0, min_value=0.0, max_value=1.0)
     agreement_k = serializers.IntegerField(required=False, default=3, min_value=1, max_value=50)
@@ -136,6 +138,8 @@ class CampaignDetailApi(APIView):
     def patch(self, request: Request, campaign_id: int) -> Response:
         """Change settings; items, labels, k and datasets stay as created (400 if sent)."""
         campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
+        if not isinstance(request.data, Mapping):
+            return Response({"detail": "expected a JSON object of settings"}, status=status.HTTP_400_BAD_REQUEST)
         frozen = sorted(set(request.data) - set(CampaignUpdateInput().fields))
         if frozen:
             return Response({"detail": f"cannot change {', '.join(frozen)} after creation"},

@@ -11,12 +11,14 @@ from typing import Any
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import IsAdmin, IsResearcher
 from labeling import exports
 from labeling.models import CampaignItem, LabelSnapshot, Split
@@ -108,7 +110,7 @@ class AdjudicationsApi(APIView):
 class QualitySettingsInput(serializers.Serializer):
     queue_ambiguous = serializers.BooleanField(required=False)
     gold_min_accuracy = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
-    gold_min_answers = serializers.IntegerField(required=False, min_value=1)
+    gold_min_answers = serializers.IntegerField(required=False, min_value=1, max_value=INT32_MAX)
 
 
 class QualitySettingsApi(APIView):
@@ -193,10 +195,10 @@ class SnapshotDetailApi(APIView):
 class SplitInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     preset = serializers.ChoiceField(choices=Split.Preset.choices)
-    seed = serializers.IntegerField(required=False, default=0, min_value=0)
-    train = serializers.IntegerField(required=False, min_value=0)
-    val_per_class = serializers.IntegerField(required=False, min_value=0)
-    test_per_class = serializers.IntegerField(required=False, min_value=0)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=INT32_MAX)
+    train = serializers.IntegerField(required=False, min_value=0, max_value=INT32_MAX)
+    val_per_class = serializers.IntegerField(required=False, min_value=0, max_value=INT32_MAX)
+    test_per_class = serializers.IntegerField(required=False, min_value=0, max_value=INT32_MAX)
     ratios = serializers.ListField(child=serializers.FloatField(min_value=0, max_value=1), min_length=3,
                                    max_length=3, required=False)
 
@@ -249,7 +251,8 @@ class ExportApi(APIView):
         OpenApiParameter("format", str, enum=list(exports.FORMATS), description="default csv"),
         OpenApiParameter("snapshot", str, description="a snapshot id or name (default: live final labels)"),
         OpenApiParameter("split", int, description="a split id: fills the split column")],
-        responses={(200, "application/octet-stream"): bytes})
+        responses={(200, content_type): OpenApiTypes.ANY if content_type.endswith("json") else OpenApiTypes.BINARY
+                   for content_type in sorted(set(exports.CONTENT_TYPES.values()))})
     def get(self, request: Request, campaign_id: int) -> HttpResponse:
         campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
         fmt = request.query_params.get("format", "csv")
@@ -299,7 +302,7 @@ class LabelStudioImportApi(APIView):
         if "file" in request.FILES:
             try:
                 data = json.load(request.FILES["file"])
-            except ValueError:
+            except (ValueError, RecursionError):
                 return _bad("the file is not JSON")
         elif isinstance(data, dict) and "tasks" in data:
             data = data["tasks"]
