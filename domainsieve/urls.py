@@ -6,7 +6,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
-from .api import HealthApi, TokenApi
+from .api import HealthApi, TokenApi, UserTokenApi
 
 # Swagger UI with its init code served as a separate script (?script), so script-src 'self' holds;
 # its page and bundle set inline styles, which only this page allows.
@@ -15,6 +15,7 @@ api_docs = csp_update({"style-src": [SELF, UNSAFE_INLINE]})(
 
 api_v1 = [
     path("auth/token/", TokenApi.as_view(), name="api-token"),
+    path("auth/tokens/<str:username>/", UserTokenApi.as_view(), name="api-user-token"),
     path("health/", HealthApi.as_view(), name="api-health"),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", api_docs, name="api-docs"),
