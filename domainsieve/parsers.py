@@ -7,9 +7,11 @@ again in serializers.
 """
 from __future__ import annotations
 
+import io
 from typing import Any
 
-from rest_framework.exceptions import ParseError
+from django.conf import settings
+from rest_framework.exceptions import APIException, ParseError
 from rest_framework.parsers import JSONParser
 
 MAX_JSON_DEPTH = 32
@@ -32,12 +34,24 @@ def json_depth_exceeds(value: Any, limit: int) -> bool:
     return False
 
 
+class RequestTooLarge(APIException):
+    status_code = 413
+    default_detail = "request body too large"
+    default_code = "too_large"
+
+
 class BoundedJSONParser(JSONParser):
-    """DRF's JSON parser with a nesting limit (MAX_JSON_DEPTH) and no RecursionError."""
+    """DRF's JSON parser with a size limit (MAX_JSON_BODY_BYTES, 413), a nesting limit
+    (MAX_JSON_DEPTH, 400) and no RecursionError. DRF reads JSON from the raw stream, so Django's
+    DATA_UPLOAD_MAX_MEMORY_SIZE (which guards ``request.body`` and form fields) does not apply."""
 
     def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
+        limit = int(settings.MAX_JSON_BODY_BYTES)
+        body = stream.read(limit + 1) if stream is not None else b""
+        if len(body) > limit:
+            raise RequestTooLarge(f"JSON body larger than {limit} bytes")
         try:
-            data = super().parse(stream, media_type, parser_context)
+            data = super().parse(io.BytesIO(body), media_type, parser_context)
         except RecursionError:
             raise ParseError(f"JSON parse error - nested deeper than {MAX_JSON_DEPTH} levels") from None
         if json_depth_exceeds(data, MAX_JSON_DEPTH):

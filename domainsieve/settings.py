@@ -179,6 +179,8 @@ IMPORT_WORKERS = envint("IMPORT_WORKERS", str(os.cpu_count() or 1))
 # Decompression-bomb guard: images above this many pixels are rejected, not decoded.
 MAX_IMAGE_PIXELS = envint("MAX_IMAGE_PIXELS", str(89_478_485))
 MEDIA_CACHE_SECONDS = envint("MEDIA_CACHE_SECONDS", "86400")
+# API JSON bodies above this size are refused with 413 (form data: DATA_UPLOAD_MAX_MEMORY_SIZE).
+MAX_JSON_BODY_BYTES = envint("MAX_JSON_BODY_BYTES", str(20 * 1024 * 1024))
 # Leasing and label submission run as hand-written PostgreSQL statements on PostgreSQL (false: the
 # portable ORM statements everywhere; same rules, about twice the cost per call).
 LABELING_PG_STATEMENTS = envbool("LABELING_PG_STATEMENTS", "true")

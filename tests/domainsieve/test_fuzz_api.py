@@ -162,3 +162,14 @@ def test_it_refuses_oversized_multipart_parts(client: Client, researcher: Any, w
     response = client.post(f"/api/v1/campaigns/{world['campaign_id']}/import/labelstudio/",
                            data={"file": big})
     assert response.status_code in (400, 413, 403)
+
+
+def test_it_refuses_oversized_json_bodies(client: Client, annotator: Any, world: dict[str, int],
+                                          settings: Any) -> None:
+    settings.MAX_JSON_BODY_BYTES = 10_000
+    client.force_login(annotator)
+    items = [{"item": 1, "label": "natural", "seconds": 1.0}] * 1000
+    response = client.post(f"/api/v1/campaigns/{world['campaign_id']}/annotations/", data=items,
+                           content_type="application/json")
+    assert response.status_code == 413
+    assert "larger than 10000 bytes" in response.json()["detail"]
