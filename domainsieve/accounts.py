@@ -61,9 +61,11 @@ def token_revoke(*, user: User) -> bool:
 
 CSV_COLUMNS = ("username", "email", "role", "campaigns")
 
-# Installed by labeling (LabelingConfig.ready), which owns campaigns: the names that exist. Campaign
-# membership, where the model has it, is wired through the same kind of hook.
+# Installed by labeling (LabelingConfig.ready), which owns campaigns: the names that exist, and
+# (once campaigns have members) how to make a new user a member of the named campaigns; it runs
+# inside the creating transaction. None: names are validated and reported only.
 campaign_names: Callable[[], set[str]] = set
+campaign_members_add: Callable[[User, list[str]], None] | None = None
 
 
 class BulkUserError(ValueError):
@@ -111,7 +113,8 @@ def users_create_bulk(*, rows: Iterable[dict[str, Any]], set_password_base_url: 
     Without ``set_password_base_url`` each user gets a random initial password, returned once; with
     it, an unusable password and a one-time link (Django's password-reset token, valid for
     PASSWORD_RESET_TIMEOUT) to choose one, which goes through AUTH_PASSWORD_VALIDATORS. Campaign
-    names are validated and returned; campaign membership is wired where a membership model exists.
+    names are validated and returned, and passed to the ``campaign_members_add`` hook when one is
+    installed.
     """
     rows = list(rows)
     errors: list[str] = []
@@ -163,6 +166,8 @@ def users_create_bulk(*, rows: Iterable[dict[str, Any]], set_password_base_url: 
                 user.set_password(result.password)
             user.save()
             user.groups.add(groups[role])
+            if campaign_members_add is not None and result.campaigns:
+                campaign_members_add(user, result.campaigns)
             if set_password_base_url:
                 result.set_password_url = set_password_url(user=user, base_url=set_password_base_url)
             created.append(result)
