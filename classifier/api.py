@@ -52,7 +52,7 @@ class ClassifierRunIn(serializers.Serializer):
     split = serializers.PrimaryKeyRelatedField(queryset=Split.objects.all(), required=False, allow_null=True)
     classes = serializers.ListField(child=serializers.ChoiceField(choices=DOMAINS), required=False)
     hyperparameters = serializers.DictField(required=False, default=dict)
-    target_precision = serializers.FloatField(default=0.98, min_value=0.0, max_value=1.0)
+    target_precision = serializers.FloatField(default=0.98)
     embedding_sets = serializers.PrimaryKeyRelatedField(queryset=EmbeddingSet.objects.all(), many=True,
                                                         required=False)
 
