@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import IsResearcher
+from domainsieve.ids import parse_id
 
 from .models import EvalResult, TrainingRun
 from .selectors import eval_result_list, training_run_get, training_run_list
@@ -171,7 +172,7 @@ class EvalResultListApi(generics.ListAPIView):
 
     def get_queryset(self) -> Any:
         runs = self.request.query_params.get("training_run")
-        run_ids = [int(r) for r in runs.split(",") if r.strip().isdigit()] if runs else None
+        run_ids = [i for r in runs.split(",") if (i := parse_id(r)) is not None] if runs else None
         return eval_result_list(run_ids=run_ids, test_set=self.request.query_params.get("test_set"))
 
     @extend_schema(request=EvalRequestIn, responses={202: OpenApiTypes.OBJECT})

@@ -12,6 +12,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from domainsieve.auth import RESEARCHER, role_required
+from domainsieve.ids import parse_id
 from labeling.models import Dataset
 
 from .mixtures import preset_names
@@ -135,7 +136,7 @@ def run_action(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
 
 
 def _chosen_runs(request: HttpRequest) -> list[TrainingRun]:
-    ids = [int(v) for raw in request.GET.getlist("runs") for v in raw.split(",") if v.strip().isdigit()]
+    ids = [i for raw in request.GET.getlist("runs") for v in raw.split(",") if (i := parse_id(v)) is not None]
     runs = TrainingRun.objects.filter(id__in=ids) if ids else TrainingRun.objects.filter(eval_results__isnull=False)
     return list(runs.distinct().order_by("id"))
 

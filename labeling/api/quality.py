@@ -20,6 +20,7 @@ from rest_framework.views import APIView
 
 from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import IsAdmin, IsResearcher
+from domainsieve.ids import parse_id
 from labeling import exports
 from labeling.models import CampaignItem, LabelSnapshot, Split
 from labeling.selectors.quality import (
@@ -135,10 +136,10 @@ class GoldApi(APIView):
     def post(self, request: Request, campaign_id: int) -> Response:
         campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
         items = request.data.get("items") if isinstance(request.data, dict) else None
-        if not isinstance(items, dict) or not all(str(k).isdigit() and isinstance(v, str) for k, v in items.items()):
+        if not isinstance(items, dict) or not all(parse_id(k) is not None and isinstance(v, str) for k, v in items.items()):
             return _bad('send {"items": {"<item id>": "<label>", ...}}')
         try:
-            changed = gold_set(campaign=campaign, labels={int(k): v for k, v in items.items()})
+            changed = gold_set(campaign=campaign, labels={parse_id(k): v for k, v in items.items()})
         except QualityError as error:
             return _bad(str(error))
         return Response({"changed": changed})
@@ -262,9 +263,9 @@ class ExportApi(APIView):
         split = None
         if request.query_params.get("split"):
             split_ref = request.query_params["split"]
-            if not split_ref.isdigit():
+            if parse_id(split_ref) is None:
                 return _bad("split must be a split id")
-            split = get_split(ref=split_ref)
+            split = get_split(ref=parse_id(split_ref))
         try:
             frame = export_frame(campaign=campaign, snapshot=snapshot, split=split,
                                  image_url=request.build_absolute_uri("/api/v1/images/{id}/file/").replace(

@@ -14,6 +14,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import F
 
+from domainsieve.ids import parse_id
 from labeling.agreement import assign_splits
 from labeling.agreement.final import NONE, SOURCE_NAMES
 from labeling.agreement.splits import PAPER_DEFAULTS, SUBSET_NAMES, TEST
@@ -266,8 +267,8 @@ def labels_import_labelstudio(*, campaign: Campaign, data: Any, annotator: Any,
 def _item_from_url(url: str, by_image: dict[int, int]) -> int | None:
     """The item whose image URL (``.../images/{id}/file/``) this is."""
     parts = [p for p in url.split("?")[0].split("/") if p]
-    if len(parts) >= 3 and parts[-1] == "file" and parts[-3] == "images" and parts[-2].isdigit():
-        return by_image.get(int(parts[-2]))
+    if len(parts) >= 3 and parts[-1] == "file" and parts[-3] == "images" and parse_id(parts[-2]) is not None:
+        return by_image.get(parse_id(parts[-2]))
     return None
 
 

@@ -11,6 +11,7 @@ from django.urls import path
 from django.views.decorators.http import require_POST
 
 from domainsieve.auth import ANNOTATOR, RESEARCHER, role_required
+from domainsieve.ids import parse_id
 from labeling.guidelines import render_guidelines
 from labeling.models import Campaign, Dataset
 from labeling.selectors.campaigns import (
@@ -117,8 +118,8 @@ def campaign_predictions(request: HttpRequest, campaign_id: int) -> HttpResponse
         kwargs["prediction_source"] = Campaign.PredictionSource.LATEST_RUN
     elif source == "none":
         kwargs["prediction_source"] = Campaign.PredictionSource.NONE
-    elif source.isdigit():
-        kwargs["run_id"] = int(source)
+    elif parse_id(source) is not None:
+        kwargs["run_id"] = parse_id(source)
     elif source != "keep":
         messages.error(request, f"Not saved: unknown prediction source {source!r}")
         return redirect("campaign-detail", campaign_id=campaign.id)

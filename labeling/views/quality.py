@@ -10,6 +10,7 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from domainsieve.auth import ADMIN, RESEARCHER, has_role, role_required
+from domainsieve.ids import parse_id
 from labeling.models import CampaignItem, Split
 from labeling.selectors.quality import (
     adjudication_history,
@@ -58,8 +59,7 @@ def adjudicate_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
         return redirect(request.path)
     queue = disagreement_queue(campaign=campaign, limit=50)
     current = None
-    if request.GET.get("item", "").isdigit():
-        chosen = int(request.GET["item"])
+    if (chosen := parse_id(request.GET.get("item", ""))) is not None:
         current = next((entry for entry in queue["results"] if entry["item"] == chosen), None)
     if current is None and queue["results"]:
         current = queue["results"][0]
@@ -105,9 +105,9 @@ def _ratios(raw: str) -> tuple[float, float, float]:
 def _optional_int(raw: str | None) -> int | None:
     if raw is None or not raw.strip():
         return None
-    if not raw.strip().isdigit():
+    if (number := parse_id(raw)) is None:
         raise QualityError(f"{raw!r} is not a whole number")
-    return int(raw)
+    return number
 
 
 @role_required(RESEARCHER)
