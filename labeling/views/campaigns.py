@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import ANNOTATOR, RESEARCHER, role_required
 from domainsieve.ids import parse_id
 from labeling.guidelines import render_guidelines
@@ -31,8 +32,9 @@ class CampaignForm(forms.Form):
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     datasets = forms.ModelMultipleChoiceField(queryset=Dataset.objects.all(),
                                               widget=forms.CheckboxSelectMultiple)
-    sample = forms.IntegerField(required=False, min_value=1, help_text="leave empty to cover every image")
-    seed = forms.IntegerField(initial=0)
+    sample = forms.IntegerField(required=False, min_value=1, max_value=INT32_MAX,
+                                help_text="leave empty to cover every image")
+    seed = forms.IntegerField(initial=0, min_value=0, max_value=INT32_MAX)
     k = forms.IntegerField(initial=1, min_value=1, max_value=50, label="Labels per item (k)")
     agreement_fraction = forms.FloatField(initial=0.1, min_value=0, max_value=1,
                                           label="Agreement subset (fraction of items)")

@@ -235,3 +235,23 @@ def test_it_refuses_odd_ids_and_nul_in_urls_without_server_errors(client: Client
             failures.append(("predictions", value[:12], response.status_code))
     assert not failures, "\n".join(map(str, failures))
     assert client.get(f"/api/v1/campaigns/{c}/export/?snapshot=a%00b").status_code == 400
+
+
+@pytest.mark.parametrize("value", [str(2**31), str(2**63), str(2**70), "9" * 5000, "²"])
+def test_it_refuses_huge_numbers_in_page_forms(client: Client, researcher: Any, world: dict[str, int],
+                                               value: str) -> None:
+    """The HTML forms that create campaigns, imports and training runs answer with the form again."""
+    client.force_login(researcher)
+    forms = {
+        "/campaigns/new/": {"name": "huge", "datasets": [world["dataset_id"]], "seed": value, "sample": value,
+                            "k": 1, "agreement_fraction": 0.1, "agreement_k": 3, "ordering": "random",
+                            "lease_minutes": 10},
+        "/datasets/": {"dataset": "huge", "kind": "pool", "source": "/nowhere", "format": "auto", "sample": value,
+                       "seed": value},
+        "/training/": {"preset": "mix_8_8", "unit": value, "total": value, "model": "ViT-B-32", "epochs": value,
+                       "global_batch": value, "gpus": value, "nodes": 1, "precision": "amp", "workers": value,
+                       "device": "cuda", "backend": "local", "backend_options": "{}", "action": "preview"},
+    }
+    for url, data in forms.items():
+        response = client.post(url, data)
+        assert response.status_code == 200, (url, response.status_code)  # the form again, nothing created
