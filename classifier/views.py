@@ -12,6 +12,7 @@ from classifier.ml.methods import ALL_METHODS, IMAGE_METHODS, RENAME_NOTE
 from classifier.selectors import classifier_runs_for_user, get_classifier_run_for_user
 from classifier.services import ClassifierInputError, classifier_run_create
 from domainsieve.auth import RESEARCHER, role_required
+from domainsieve.ids import parse_id
 from labeling.domains import DOMAINS
 from labeling.models import Dataset, Split
 
@@ -64,7 +65,7 @@ def run_detail(request: HttpRequest, run_id: int) -> HttpResponse:
 @role_required(RESEARCHER)
 def run_compare(request: HttpRequest) -> HttpResponse:
     """``?runs=1,2,3`` (default: the latest 6 finished runs)."""
-    ids = [int(i) for i in request.GET.get("runs", "").replace(" ", "").split(",") if i.isdigit()]
+    ids = [i for raw in request.GET.get("runs", "").split(",") if (i := parse_id(raw)) is not None]
     runs = classifier_runs_for_user(user=request.user).filter(status="succeeded")
     runs = list(runs.filter(id__in=ids) if ids else runs[:6])
     return render(request, "classifier/compare.html", compare_context(runs))

@@ -7,13 +7,16 @@ admins. A user in no group has no role and is refused everywhere but the login p
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from functools import wraps
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.middleware import LoginRequiredMiddleware
 from django.core.exceptions import PermissionDenied
 from django.db.models import Case, IntegerField, Max, Value, When
 from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.permissions import BasePermission
 
@@ -63,7 +66,8 @@ def role_required(role: str) -> Callable[[Callable[..., HttpResponse]], Callable
 
 class TokenAuthentication(authentication.TokenAuthentication):
     """DRF's ``Authorization: Token <key>``, with the user's role read in the same query (a scripted
-    client pays one query for who it is and what it may do, not two)."""
+    client pays one query for who it is and what it may do, not two). Tokens older than
+    ``TOKEN_TTL_DAYS`` (when set) are refused."""
 
     def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
         rank = Max(Case(*(When(user__groups__name=role, then=Value(i)) for i, role in enumerate(ROLES)),
@@ -75,6 +79,9 @@ class TokenAuthentication(authentication.TokenAuthentication):
         user = token.user
         if not user.is_active:
             raise exceptions.AuthenticationFailed("User inactive or deleted.")
+        ttl_days = int(getattr(settings, "TOKEN_TTL_DAYS", 0) or 0)
+        if ttl_days > 0 and token.created + timedelta(days=ttl_days) <= timezone.now():
+            raise exceptions.AuthenticationFailed("Token expired; log in again for a new one.")
         user._domainsieve_role = ADMIN if user.is_superuser else (ROLES[token.role_rank] if token.role_rank >= 0 else None)
         return user, token
 

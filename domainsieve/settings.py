@@ -11,9 +11,11 @@ import os
 import re
 import secrets
 import socket
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONE, SELF, UNSAFE_INLINE
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -72,6 +74,8 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
+    "axes",
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
@@ -85,6 +89,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "domainsieve.ids.RejectNulMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -93,6 +98,9 @@ MIDDLEWARE = [
     "domainsieve.auth.PagesLoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last: turns a login refused by django-axes into the 429 lockout answer.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "domainsieve.urls"
@@ -127,9 +135,35 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"]["CONN_MAX_AGE"] = 0
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
+# Django's standard validators, applied wherever a user sets a password (set-password links, the
+# change-password page, admin forms, createsuperuser/changepassword); accounts made by code with
+# random passwords (demo, create_users, test fixtures) do not go through them.
 AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes watches every authenticate() call (login page, admin login, POST /api/v1/auth/token/)
+# and refuses further attempts once an account or a client address has LOGIN_FAILURE_LIMIT
+# failures within the cool-off window. Attempts live in the database, shared by every web process.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
+AXES_FAILURE_LIMIT = envint("LOGIN_FAILURE_LIMIT", "10")
+AXES_COOLOFF_TIME = timedelta(minutes=envint("LOGIN_COOLOFF_MINUTES", "15"))
+AXES_LOCKOUT_PARAMETERS = ["ip_address", "username"]  # either one reaching the limit locks
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "domainsieve.throttle.client_ip"
+AXES_LOCKOUT_CALLABLE = "domainsieve.throttle.lockout_response"
+AXES_VERBOSE = False
+# X-Forwarded-For is believed only behind this many reverse proxies (each appends one address);
+# 0 means clients connect directly and REMOTE_ADDR is the client.
+TRUSTED_PROXY_COUNT = envint("TRUSTED_PROXY_COUNT", "0")
+# API tokens older than this many days are refused (0: tokens do not expire).
+TOKEN_TTL_DAYS = envint("TOKEN_TTL_DAYS", "0")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
@@ -175,6 +209,8 @@ MAX_IMAGE_PIXELS = envint("MAX_IMAGE_PIXELS", str(89_478_485))
 # An image file, tar member or sidecar above this many bytes is rejected before it is read into memory.
 IMPORT_MAX_BYTES = envint("IMPORT_MAX_BYTES", str(64 * 1024 * 1024))
 MEDIA_CACHE_SECONDS = envint("MEDIA_CACHE_SECONDS", "86400")
+# API JSON bodies above this size are refused with 413 (form data: DATA_UPLOAD_MAX_MEMORY_SIZE).
+MAX_JSON_BODY_BYTES = envint("MAX_JSON_BODY_BYTES", str(20 * 1024 * 1024))
 # Leasing and label submission run as hand-written PostgreSQL statements on PostgreSQL (false: the
 # portable ORM statements everywhere; same rules, about twice the cost per call).
 LABELING_PG_STATEMENTS = envbool("LABELING_PG_STATEMENTS", "true")
@@ -185,7 +221,14 @@ REST_FRAMEWORK = {
         "domainsieve.auth.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["domainsieve.auth.IsAnnotator"],
+    "EXCEPTION_HANDLER": "domainsieve.api_errors.api_exception_handler",
+    "DEFAULT_PARSER_CLASSES": [
+        "domainsieve.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "NUM_PROXIES": TRUSTED_PROXY_COUNT,
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 100,
 }
@@ -265,6 +308,26 @@ SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False  # the ES modules read it to send X-CSRFToken
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Content-Security-Policy on every response (django-csp). No inline script anywhere: pages pass data
+# with json_script and load code from static ES modules, so injected markup cannot run. Style
+# attributes stay allowed (label colours); <style> elements need 'self' files. The API docs page
+# widens style-src for Swagger UI's own inline styles (domainsieve.urls).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "style-src-attr": [UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
 # Behind TLS (a proxy that sets X-Forwarded-Proto): HSTS, redirect to https, cookies only over
 # https. `manage.py check --deploy` passes with the production settings of docs/operations.md.
 HTTPS = envbool("HTTPS", "false")

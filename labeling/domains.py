@@ -18,7 +18,8 @@ def domain_from_any(value: object) -> str:
     """Accept a name, the paper's alias 'stylistic', or an index 0/1/2; raise ValueError otherwise."""
     if isinstance(value, bool):
         raise ValueError(f"unknown label {value!r}")
-    if isinstance(value, int) or (isinstance(value, str) and value.strip().isdigit()):
+    if isinstance(value, int) or (isinstance(value, str) and value.strip().isascii() and value.strip().isdigit()
+                                  and len(value.strip()) < 5):
         index = int(value)
         if 0 <= index < len(DOMAINS):
             return DOMAINS[index]

@@ -15,7 +15,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import IsResearcher
+from domainsieve.ids import parse_id
 
 from .models import EvalResult, TrainGpu, TrainHost, TrainingRun
 from .placement import MAX_PRIORITY, PlacementError, training_run_set_priority
@@ -64,14 +66,14 @@ class TrainingRunIn(serializers.Serializer):
     mixture = serializers.JSONField(help_text='{"preset": "mix_8_8", "natural": "...", "rendition": "..."} or '
                                               '{"sources": [{"name", "shards", "ratio"|"count"}], "total": N}')
     model = serializers.CharField(max_length=80, default="ViT-B-32")
-    epochs = serializers.IntegerField(min_value=1, default=32)
-    global_batch = serializers.IntegerField(min_value=1, default=16384)
-    gpus = serializers.IntegerField(min_value=1, default=8)
-    nodes = serializers.IntegerField(min_value=1, default=1)
-    per_gpu_batch = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
-    max_per_gpu_batch = serializers.IntegerField(min_value=1, required=False, allow_null=True, default=None)
+    epochs = serializers.IntegerField(min_value=1, max_value=INT32_MAX, default=32)
+    global_batch = serializers.IntegerField(min_value=1, max_value=INT32_MAX, default=16384)
+    gpus = serializers.IntegerField(min_value=1, max_value=INT32_MAX, default=8)
+    nodes = serializers.IntegerField(min_value=1, max_value=INT32_MAX, default=1)
+    per_gpu_batch = serializers.IntegerField(min_value=1, max_value=INT32_MAX, required=False, allow_null=True, default=None)
+    max_per_gpu_batch = serializers.IntegerField(min_value=1, max_value=INT32_MAX, required=False, allow_null=True, default=None)
     precision = serializers.CharField(default="amp")
-    workers = serializers.IntegerField(min_value=0, default=6)
+    workers = serializers.IntegerField(min_value=0, max_value=INT32_MAX, default=6)
     device = serializers.ChoiceField(choices=["cuda", "cpu"], default="cuda")
     backend = serializers.ChoiceField(choices=TrainingRun.Backend.values, default="local")
     backend_options = serializers.JSONField(required=False, default=dict)
@@ -255,7 +257,7 @@ class EvalRequestIn(serializers.Serializer):
     model = serializers.CharField(max_length=80, required=False, default="")
     checkpoint = serializers.CharField(max_length=500, required=False, default="",
                                        help_text="a checkpoint path or a pretrained tag")
-    epochs = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, default=list,
+    epochs = serializers.ListField(child=serializers.IntegerField(min_value=1, max_value=INT32_MAX), required=False, default=list,
                                    help_text="epochs of the run's checkpoints (default: all)")
     datasets = serializers.ListField(child=serializers.IntegerField(), min_length=1)
     clean = serializers.ListField(child=serializers.BooleanField(), required=False, default=lambda: [False, True])
@@ -267,7 +269,7 @@ class EvalResultListApi(generics.ListAPIView):
 
     def get_queryset(self) -> Any:
         runs = self.request.query_params.get("training_run")
-        run_ids = [int(r) for r in runs.split(",") if r.strip().isdigit()] if runs else None
+        run_ids = [i for r in runs.split(",") if (i := parse_id(r)) is not None] if runs else None
         return eval_result_list(run_ids=run_ids, test_set=self.request.query_params.get("test_set"))
 
     @extend_schema(request=EvalRequestIn, responses={202: OpenApiTypes.OBJECT})

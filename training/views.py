@@ -13,7 +13,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from classifier.services_reshard import resharded_shard_sets
+from domainsieve.api_errors import INT32_MAX, INT64_MAX
 from domainsieve.auth import RESEARCHER, role_required
+from domainsieve.ids import parse_id
 from labeling.models import Dataset
 
 from .defaults import run_form_initial
@@ -47,20 +49,20 @@ class RunForm(forms.Form):
     natural = forms.CharField(required=False, help_text="natural subset shards (folder or brace pattern)")
     rendition = forms.CharField(required=False, help_text="rendition subset shards")
     pool = forms.CharField(required=False, help_text="random_<N>M: a fixed N-sample subset of the pool (make_subset)")
-    unit = forms.IntegerField(initial=1_000_000, min_value=1, help_text="samples per 'M' in a preset")
+    unit = forms.IntegerField(initial=1_000_000, min_value=1, max_value=INT64_MAX, help_text="samples per 'M' in a preset")
     sources = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}),
                               help_text='JSON list: [{"name": "nat", "shards": "/d/{00000..00009}.tar", "ratio": 3}, ...]')
-    total = forms.IntegerField(required=False, min_value=1, help_text="samples per epoch (with ratios)")
+    total = forms.IntegerField(required=False, min_value=1, max_value=INT64_MAX, help_text="samples per epoch (with ratios)")
     allow_repeats = forms.BooleanField(required=False)
     model = forms.CharField(initial="ViT-B-32")
-    epochs = forms.IntegerField(initial=32, min_value=1)
-    global_batch = forms.IntegerField(initial=16384, min_value=1)
-    gpus = forms.IntegerField(initial=8, min_value=1, help_text="GPUs per node")
-    nodes = forms.IntegerField(initial=1, min_value=1)
-    per_gpu_batch = forms.IntegerField(required=False, min_value=1, help_text="empty: global / GPUs")
-    max_per_gpu_batch = forms.IntegerField(required=False, min_value=1, help_text="accumulate gradients above this")
+    epochs = forms.IntegerField(initial=32, min_value=1, max_value=INT32_MAX)
+    global_batch = forms.IntegerField(initial=16384, min_value=1, max_value=INT32_MAX)
+    gpus = forms.IntegerField(initial=8, min_value=1, max_value=INT32_MAX, help_text="GPUs per node")
+    nodes = forms.IntegerField(initial=1, min_value=1, max_value=INT32_MAX)
+    per_gpu_batch = forms.IntegerField(required=False, min_value=1, max_value=INT32_MAX, help_text="empty: global / GPUs")
+    max_per_gpu_batch = forms.IntegerField(required=False, min_value=1, max_value=INT32_MAX, help_text="accumulate gradients above this")
     precision = forms.ChoiceField(choices=[(p, p) for p in PRECISIONS], initial="amp")
-    workers = forms.IntegerField(initial=6, min_value=0)
+    workers = forms.IntegerField(initial=6, min_value=0, max_value=INT32_MAX)
     device = forms.ChoiceField(choices=[("cuda", "cuda"), ("cpu", "cpu")], initial="cuda")
     backend = forms.ChoiceField(choices=TrainingRun.Backend.choices, initial="local")
     backend_options = forms.CharField(required=False, initial="{}", help_text='slurm: {"partition": "...", '
@@ -178,7 +180,7 @@ def hosts_page(request: HttpRequest) -> HttpResponse:
 
 
 def _chosen_runs(request: HttpRequest) -> list[TrainingRun]:
-    ids = [int(v) for raw in request.GET.getlist("runs") for v in raw.split(",") if v.strip().isdigit()]
+    ids = [i for raw in request.GET.getlist("runs") for v in raw.split(",") if (i := parse_id(v)) is not None]
     runs = TrainingRun.objects.filter(id__in=ids) if ids else TrainingRun.objects.filter(eval_results__isnull=False)
     return list(runs.distinct().order_by("id"))
 

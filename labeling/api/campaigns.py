@@ -1,6 +1,7 @@
 """API: campaigns, leasing (next), annotations and progress."""
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.contrib.auth import get_user_model
@@ -13,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import RESEARCHER, IsAnnotator, IsResearcher, has_role
 from labeling.models import Campaign, CampaignItem, Dataset
 from labeling.selectors.campaigns import (
@@ -95,8 +97,8 @@ class CampaignInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     datasets = serializers.PrimaryKeyRelatedField(many=True, queryset=Dataset.objects.all())
-    sample = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
-    seed = serializers.IntegerField(required=False, default=0)
+    sample = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=INT32_MAX, default=None)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=INT32_MAX)
     k = serializers.IntegerField(required=False, default=1, min_value=1, max_value=50)
     agreement_fraction = serializers.FloatField(required=False, default=0.0, min_value=0.0, max_value=1.0)
     agreement_k = serializers.IntegerField(required=False, default=3, min_value=1, max_value=50)
@@ -181,7 +183,7 @@ class CampaignDetailApi(APIView):
         """Change settings, status (``active`` reopens a finished campaign) and members (each list
         sent replaces that set); items, labels, k and datasets stay as created (400 if sent)."""
         campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
-        if not isinstance(request.data, dict):
+        if not isinstance(request.data, Mapping):
             return Response({"detail": "send an object of the settings to change"},
                             status=status.HTTP_400_BAD_REQUEST)
         frozen = sorted(set(request.data) - set(CampaignUpdateInput().fields))

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from domainsieve.auth import IsAdmin, IsAnnotator, IsResearcher
+from domainsieve.ids import parse_id
 from labeling.agreement.consensus import METHODS, ConsensusInputError
 from labeling.agreement.final import CONSENSUS_RULES
 from labeling.selectors.campaigns import get_campaign_for_user
@@ -59,11 +60,12 @@ class ConsensusApi(APIView):
         if method not in METHODS:
             return _bad(f"method must be one of {', '.join(METHODS)}")
         limit, offset = request.query_params.get("limit", "50"), request.query_params.get("offset", "0")
-        if not (limit.isdigit() and offset.isdigit() and int(limit) <= 1000):
+        limit_n, offset_n = parse_id(limit), parse_id(offset)
+        if limit_n is None or offset_n is None or limit_n > 1000:
             return _bad("limit (0..1000) and offset must be whole numbers")
         try:
-            return Response(campaign_consensus_report(campaign=campaign, method=method, limit=int(limit),
-                                                      offset=int(offset)))
+            return Response(campaign_consensus_report(campaign=campaign, method=method, limit=limit_n,
+                                                      offset=offset_n))
         except ConsensusInputError as error:
             return _conflict(error)
 
@@ -77,10 +79,11 @@ class LabelIssuesApi(APIView):
     def get(self, request: Request, campaign_id: int) -> Response:
         campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
         raw = request.query_params.get("limit", "50")
-        if not raw.isdigit() or not 1 <= int(raw) <= 1000:
+        limit_n = parse_id(raw)
+        if limit_n is None or not 1 <= limit_n <= 1000:
             return _bad("limit must be a whole number in 1..1000")
         try:
-            return Response(campaign_label_issues(campaign=campaign, limit=int(raw)))
+            return Response(campaign_label_issues(campaign=campaign, limit=limit_n))
         except ConsensusInputError as error:
             return _conflict(error)
 

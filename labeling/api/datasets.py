@@ -26,6 +26,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import IsAnnotator, IsResearcher
 from labeling.classnames import CLASS_SET_CHOICES
 from labeling.ingest import FORMATS
@@ -112,8 +113,8 @@ class ImportIn(serializers.Serializer):
     source = serializers.CharField(help_text="absolute server path inside settings.IMPORT_ROOTS; globs and "
                                              "brace patterns for webdataset shards")
     format = serializers.ChoiceField(choices=FORMATS, default="auto")
-    sample = serializers.IntegerField(required=False, allow_null=True, min_value=1, default=None)
-    seed = serializers.IntegerField(required=False, default=0)
+    sample = serializers.IntegerField(required=False, allow_null=True, min_value=1, max_value=INT32_MAX, default=None)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=INT32_MAX)
     class_names = serializers.ChoiceField(choices=CLASS_SET_CHOICES, default="auto",
                                           help_text="class-name set for folder keys (auto-detected by default)")
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from domainsieve.auth import IsAnnotator
+from domainsieve.ids import parse_id
 from labeling.selectors.mywork import (
     MyLabelsFilterError,
     my_label_row,
@@ -24,9 +25,10 @@ def _int_param(request: Request, name: str, default: int, low: int, high: int) -
     raw = request.query_params.get(name, "")
     if not raw:
         return default
-    if not raw.isdigit() or not low <= int(raw) <= high:
+    value = parse_id(raw)
+    if value is None or not low <= value <= high:
         raise MyLabelsFilterError(f"{name} must be a whole number in {low}..{high}")
-    return int(raw)
+    return value
 
 
 class MyAnnotationsApi(APIView):

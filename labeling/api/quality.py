@@ -12,13 +12,16 @@ from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern, path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import IsAdmin, IsResearcher
+from domainsieve.ids import parse_id
 from labeling import exports
 from labeling.agreement.consensus import ConsensusInputError
 from labeling.exports.annotations import ANNOTATION_FORMATS, write_annotations
@@ -115,7 +118,7 @@ class AdjudicationsApi(APIView):
 class QualitySettingsInput(serializers.Serializer):
     queue_ambiguous = serializers.BooleanField(required=False)
     gold_min_accuracy = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
-    gold_min_answers = serializers.IntegerField(required=False, min_value=1)
+    gold_min_answers = serializers.IntegerField(required=False, min_value=1, max_value=INT32_MAX)
     accuracy_floor = serializers.FloatField(required=False, min_value=0.0, max_value=1.0)
 
 
@@ -141,10 +144,10 @@ class GoldApi(APIView):
     def post(self, request: Request, campaign_id: int) -> Response:
         campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
         items = request.data.get("items") if isinstance(request.data, dict) else None
-        if not isinstance(items, dict) or not all(str(k).isdigit() and isinstance(v, str) for k, v in items.items()):
+        if not isinstance(items, dict) or not all(parse_id(k) is not None and isinstance(v, str) for k, v in items.items()):
             return _bad('send {"items": {"<item id>": "<label>", ...}}')
         try:
-            changed = gold_set(campaign=campaign, labels={int(k): v for k, v in items.items()})
+            changed = gold_set(campaign=campaign, labels={parse_id(k): v for k, v in items.items()})
         except QualityError as error:
             return _bad(str(error))
         return Response({"changed": changed})
@@ -201,10 +204,10 @@ class SnapshotDetailApi(APIView):
 class SplitInput(serializers.Serializer):
     name = serializers.CharField(max_length=200)
     preset = serializers.ChoiceField(choices=Split.Preset.choices)
-    seed = serializers.IntegerField(required=False, default=0, min_value=0)
-    train = serializers.IntegerField(required=False, min_value=0)
-    val_per_class = serializers.IntegerField(required=False, min_value=0)
-    test_per_class = serializers.IntegerField(required=False, min_value=0)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=INT32_MAX)
+    train = serializers.IntegerField(required=False, min_value=0, max_value=INT32_MAX)
+    val_per_class = serializers.IntegerField(required=False, min_value=0, max_value=INT32_MAX)
+    test_per_class = serializers.IntegerField(required=False, min_value=0, max_value=INT32_MAX)
     ratios = serializers.ListField(child=serializers.FloatField(min_value=0, max_value=1), min_length=3,
                                    max_length=3, required=False)
 
@@ -263,7 +266,8 @@ class ExportApi(APIView):
                                      "csv/jsonl/parquet"),
         OpenApiParameter("annotators", bool, description="labelstudio: also every annotator's annotation "
                                                          "(completed_by), the final one marked ground_truth")],
-        responses={(200, "application/octet-stream"): bytes})
+        responses={(200, content_type): OpenApiTypes.ANY if content_type.endswith("json") else OpenApiTypes.BINARY
+                   for content_type in sorted(set(exports.CONTENT_TYPES.values()))})
     def get(self, request: Request, campaign_id: int) -> HttpResponse:
         campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
         fmt = request.query_params.get("format", "csv")
@@ -278,9 +282,9 @@ class ExportApi(APIView):
         split = None
         if request.query_params.get("split"):
             split_ref = request.query_params["split"]
-            if not split_ref.isdigit():
+            if parse_id(split_ref) is None:
                 return _bad("split must be a split id")
-            split = get_split(ref=split_ref)
+            split = get_split(ref=parse_id(split_ref))
         try:
             frame = export_frame(campaign=campaign, snapshot=snapshot, split=split,
                                  image_url=request.build_absolute_uri("/api/v1/images/{id}/file/").replace(
@@ -351,7 +355,7 @@ class LabelStudioImportApi(APIView):
         if "file" in request.FILES:
             try:
                 tasks = json.load(request.FILES["file"])
-            except ValueError:
+            except (ValueError, RecursionError):
                 return _bad("the file is not JSON")
             body = {key: request.data.get(key) for key in ("source", "dry_run") if request.data.get(key)}
             body["tasks"] = tasks if isinstance(tasks, list) else [tasks]

@@ -9,6 +9,7 @@ from django.db.models import Count, F, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
+from domainsieve.ids import parse_id
 from labeling.models import Annotation, Campaign
 from labeling.selectors.campaigns import annotator_rate_per_hour, campaigns_for_user
 
@@ -23,11 +24,12 @@ def my_labels_filters(*, user: Any, params: Any) -> dict[str, Any]:
     filters: dict[str, Any] = {}
     raw_campaign = (params.get("campaign") or "").strip()
     if raw_campaign:
-        if not raw_campaign.isdigit() or not (
-                campaigns_for_user(user=user).filter(pk=int(raw_campaign)).exists()
-                or Annotation.objects.filter(annotator=user, item__campaign_id=int(raw_campaign)).exists()):
-            raise MyLabelsFilterError(f"no campaign {raw_campaign!r} of yours")
-        filters["campaign"] = int(raw_campaign)
+        campaign_id = parse_id(raw_campaign)
+        if campaign_id is None or not (
+                campaigns_for_user(user=user).filter(pk=campaign_id).exists()
+                or Annotation.objects.filter(annotator=user, item__campaign_id=campaign_id).exists()):
+            raise MyLabelsFilterError(f"no campaign {raw_campaign[:40]!r} of yours")
+        filters["campaign"] = campaign_id
     label = (params.get("label") or "").strip()
     if label:
         if len(label) > 32 or not label.replace("_", "").replace("-", "").isalnum():

@@ -19,6 +19,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from domainsieve.auth import RESEARCHER, has_role
+from domainsieve.ids import parse_id
 from labeling import hooks
 from labeling.agreement import Ratings, agreement_report, contest_scores, final_labels
 from labeling.agreement.consensus import (
@@ -265,7 +266,7 @@ def label_index_for(class_names: list[str]) -> dict[str, int]:
 def get_snapshot(*, ref: str | int) -> LabelSnapshot:
     """A snapshot by id or name; Http404 when there is none."""
     queryset = LabelSnapshot.objects.select_related("campaign")
-    found = (queryset.filter(pk=int(ref)).first() if str(ref).isdigit() else None) or queryset.filter(
+    found = (queryset.filter(pk=pk).first() if (pk := parse_id(ref)) is not None else None) or queryset.filter(
         name=str(ref)).first()
     if found is None:
         raise Http404(f"No label snapshot {ref!r}.")
@@ -274,8 +275,8 @@ def get_snapshot(*, ref: str | int) -> LabelSnapshot:
 
 def get_split(*, ref: str | int, version: int | None = None) -> Split:
     """A split by id, or by name and version (the latest version when none is given)."""
-    if str(ref).isdigit() and version is None:
-        found = Split.objects.filter(pk=int(ref)).first()
+    if (pk := parse_id(ref)) is not None and version is None:
+        found = Split.objects.filter(pk=pk).first()
         if found:
             return found
     queryset = Split.objects.filter(name=str(ref))
@@ -348,8 +349,8 @@ def export_frame(*, campaign: Campaign, snapshot: LabelSnapshot | None = None, s
 
 def find_campaign(*, ref: str) -> Campaign | None:
     """A campaign by id or exact name (for commands, which run with full rights)."""
-    if ref.isdigit():
-        found = Campaign.objects.filter(pk=int(ref)).first()
+    if parse_id(ref) is not None:
+        found = Campaign.objects.filter(pk=parse_id(ref)).first()
         if found:
             return found
     return Campaign.objects.filter(name=ref).first()

@@ -25,6 +25,7 @@ from django.db import transaction
 from django.db.models import Count, F
 from django.utils import timezone
 
+from domainsieve.ids import parse_id
 from labeling.exports import parse_labelstudio
 from labeling.models import Annotation, AnnotationHistory, Campaign, CampaignItem, ImportedAnnotator, Lease
 from labeling.services.quality import QualityError
@@ -117,8 +118,8 @@ def _match_items(campaign: Campaign) -> tuple[dict[str, int], dict[str, int], di
 def _item_from_url(url: str, by_image: dict[int, int]) -> int | None:
     """The item whose image URL (``.../images/{id}/file/``) this is."""
     parts = [p for p in url.split("?")[0].split("/") if p]
-    if len(parts) >= 3 and parts[-1] == "file" and parts[-3] == "images" and parts[-2].isdigit():
-        return by_image.get(int(parts[-2]))
+    if len(parts) >= 3 and parts[-1] == "file" and parts[-3] == "images" and parse_id(parts[-2]) is not None:
+        return by_image.get(parse_id(parts[-2]))
     return None
 
 

@@ -12,7 +12,9 @@ from django.shortcuts import redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
+from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import ANNOTATOR, RESEARCHER, has_role, role_required
+from domainsieve.ids import parse_id
 from labeling.guidelines import render_guidelines
 from labeling.models import Campaign, Dataset
 from labeling.selectors.campaigns import (
@@ -40,8 +42,9 @@ class CampaignForm(forms.Form):
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     datasets = forms.ModelMultipleChoiceField(queryset=Dataset.objects.all(),
                                               widget=forms.CheckboxSelectMultiple)
-    sample = forms.IntegerField(required=False, min_value=1, help_text="leave empty to cover every image")
-    seed = forms.IntegerField(initial=0)
+    sample = forms.IntegerField(required=False, min_value=1, max_value=INT32_MAX,
+                                help_text="leave empty to cover every image")
+    seed = forms.IntegerField(initial=0, min_value=0, max_value=INT32_MAX)
     k = forms.IntegerField(initial=1, min_value=1, max_value=50, label="Labels per item (k)",
                            help_text="k labels per item: every item is labeled by k different annotators")
     agreement_fraction = forms.FloatField(initial=0.1, min_value=0, max_value=1,
@@ -239,8 +242,8 @@ def campaign_predictions(request: HttpRequest, campaign_id: int) -> HttpResponse
         kwargs["prediction_source"] = Campaign.PredictionSource.LATEST_RUN
     elif source == "none":
         kwargs["prediction_source"] = Campaign.PredictionSource.NONE
-    elif source.isdigit():
-        kwargs["run_id"] = int(source)
+    elif parse_id(source) is not None:
+        kwargs["run_id"] = parse_id(source)
     elif source != "keep":
         messages.error(request, f"Not saved: unknown prediction source {source!r}")
         return redirect("campaign-detail", campaign_id=campaign.id)
@@ -286,7 +289,7 @@ def campaign_grid(request: HttpRequest, campaign_id: int) -> HttpResponse:
         context["review"] = True
         context["config"]["review"] = {"label": filters.get("label", ""),
                                        "day": filters["day"].isoformat() if "day" in filters else "",
-                                       "offset": int(offset) if offset.isdigit() else 0}
+                                       "offset": parse_id(offset) or 0}
     return render(request, "labeling/grid.html", context)
 
 

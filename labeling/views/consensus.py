@@ -12,6 +12,7 @@ from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from domainsieve.auth import ADMIN, ANNOTATOR, RESEARCHER, has_role, role_required
+from domainsieve.ids import parse_id
 from labeling.agreement.consensus import ConsensusInputError
 from labeling.models import Campaign
 from labeling.selectors.campaigns import get_campaign_for_user
@@ -119,9 +120,10 @@ def label_issues_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
 
 
 def _whole(raw: str | None, name: str) -> int:
-    if raw is None or not raw.strip().isdigit():
+    value = parse_id(raw) if raw is not None else None
+    if value is None:
         raise QualityError(f"{name} must be a whole number")
-    return int(raw)
+    return value
 
 
 @role_required(ANNOTATOR)

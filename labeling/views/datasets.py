@@ -10,6 +10,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import path
 
+from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import RESEARCHER, role_required
 from labeling.domains import DOMAIN_CHOICES
 from labeling.ingest import FORMATS
@@ -26,8 +27,8 @@ class ImportForm(forms.Form):
                                         help_text="for a new test set")
     source = forms.CharField(max_length=1000, help_text="server path inside the import roots")
     format = forms.ChoiceField(choices=[(f, f) for f in FORMATS], initial="auto")
-    sample = forms.IntegerField(min_value=1, required=False, help_text="import N random items")
-    seed = forms.IntegerField(initial=0, required=False)
+    sample = forms.IntegerField(min_value=1, max_value=INT32_MAX, required=False, help_text="import N random items")
+    seed = forms.IntegerField(initial=0, min_value=0, max_value=INT32_MAX, required=False)
 
 
 @role_required(RESEARCHER)

@@ -10,6 +10,7 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from domainsieve.auth import ADMIN, RESEARCHER, has_role, role_required
+from domainsieve.ids import parse_id
 from labeling.agreement.consensus import ConsensusInputError
 from labeling.agreement.final import CONSENSUS_RULES
 from labeling.models import Campaign, CampaignItem, Split
@@ -85,8 +86,7 @@ def adjudicate_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     genuine = [entry for entry in queue["results"] if entry["kind"] == "disagreement"]
     ambiguous = [entry for entry in queue["results"] if entry["kind"] != "disagreement"]
     current = None
-    if request.GET.get("item", "").isdigit():
-        chosen = int(request.GET["item"])
+    if (chosen := parse_id(request.GET.get("item", ""))) is not None:
         current = next((entry for entry in queue["results"] if entry["item"] == chosen), None)
     if current is None and (genuine or ambiguous):
         current = (genuine or ambiguous)[0]
@@ -133,9 +133,9 @@ def _ratios(raw: str) -> tuple[float, float, float]:
 def _optional_int(raw: str | None) -> int | None:
     if raw is None or not raw.strip():
         return None
-    if not raw.strip().isdigit():
+    if (number := parse_id(raw)) is None:
         raise QualityError(f"{raw!r} is not a whole number")
-    return int(raw)
+    return number
 
 
 @role_required(RESEARCHER)

@@ -81,6 +81,7 @@ ANNOTATOR_REACHES = {
     "/api/v1/datasets/", "/api/v1/datasets/1/", "/api/v1/datasets/1/images/",
     "/api/v1/images/1/", "/api/v1/images/1/file/", "/api/v1/images/1/thumb/",
     "/api/v1/docs/", "/api/v1/schema/", "/api/v1/health/",
+    "/account/", "/account/token/revoke/", "/account/password/",
 }
 
 
