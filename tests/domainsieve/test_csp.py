@@ -51,4 +51,6 @@ def test_it_keeps_inline_code_out_of_every_template() -> None:
             offenders.append(f"{path.name}: inline event handler")
         if "javascript:" in text:
             offenders.append(f"{path.name}: javascript: URL")
+        if re.search(r"<style\b", text):  # style-src 'self': a <style> block would be dropped silently
+            offenders.append(f"{path.name}: inline <style> block")
     assert offenders == []
