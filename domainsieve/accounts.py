@@ -62,7 +62,7 @@ def token_revoke(*, user: User) -> bool:
 CSV_COLUMNS = ("username", "email", "role", "campaigns")
 
 # Installed by labeling (LabelingConfig.ready), which owns campaigns: the names that exist, and
-# (once campaigns have members) how to make a new user a member of the named campaigns; it runs
+# how to make a new user a member of the named campaigns; it runs
 # inside the creating transaction. None: names are validated and reported only.
 campaign_names: Callable[[], set[str]] = set
 campaign_members_add: Callable[[User, list[str]], None] | None = None

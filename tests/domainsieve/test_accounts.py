@@ -154,6 +154,9 @@ def test_it_creates_users_from_csv_with_initial_passwords(tmp_path: Path, campai
         assert user_role(user) == role
         assert user.check_password(passwords[username])
     assert User.objects.get(username="carol").is_staff
+    # The campaigns column makes each user a member of the named campaigns.
+    assert sorted(User.objects.get(username="alice").member_campaigns.values_list("name", flat=True)) == [
+        "Pool A", "Pool B"]
     client = Client()
     response = client.post("/login/", {"username": "alice", "password": passwords["alice"]})
     assert response.status_code == 302
