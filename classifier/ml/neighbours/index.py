@@ -191,7 +191,14 @@ def build_index(store: VectorStore, out_dir: str | Path, *, plan: IndexPlan, ext
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     if store.n == 0:
-        raise NeighbourInputError("no embeddings to index (the sources hold no rows)")
+        # An empty dataset gives an empty index (every search finds nothing), not an error.
+        result = {"extractor": extractor, "factory": "Flat", "exact": True, "dim": 0, "rows": 0, "ntotal": 0,
+                  "nlist": 0, "nprobe": 0, "rerank": 1, "train_size": 0, "shards": 0, "bytes": 0,
+                  "build_seconds": 0.0, "peak_rss_bytes": peak_rss_bytes()}
+        _atomic_write_json({"extractor": extractor, "dim": 0, "plan": asdict(plan), "sources": store.signature()},
+                           out / "plan.json")
+        _atomic_write_json(result, out / "index.json")
+        return result
     wanted = {"extractor": extractor, "dim": store.dim, "plan": asdict(plan), "sources": store.signature()}
     plan_path = out / "plan.json"
     if plan_path.exists():
@@ -271,10 +278,10 @@ class NeighbourIndex:
     """A built index plus the store it was built from (for exact re-ranking)."""
 
     def __init__(self, index: Any, meta: dict[str, Any], store: VectorStore) -> None:
-        self.index = index
+        self.index = index  # None for an empty index
         self.meta = meta
         self.store = store
-        if not self.exact:
+        if index is not None and not self.exact:
             faiss.extract_index_ivf(index).nprobe = int(meta.get("nprobe") or 16)
 
     @classmethod
@@ -284,7 +291,8 @@ class NeighbourIndex:
             raise NeighbourInputError(f"{out} holds no finished index")
         meta = json.loads((out / "index.json").read_text())
         sources = json.loads((out / "plan.json").read_text())["sources"]
-        return cls(faiss.read_index(str(out / "index.faiss")), meta, VectorStore([p for p, _ in sources]))
+        index = faiss.read_index(str(out / "index.faiss")) if meta["ntotal"] else None
+        return cls(index, meta, VectorStore([p for p, _ in sources]))
 
     @property
     def extractor(self) -> str:
@@ -303,7 +311,7 @@ class NeighbourIndex:
                 f"{extractor} embeddings")
 
     def set_nprobe(self, nprobe: int) -> None:
-        if not self.exact:
+        if self.index is not None and not self.exact:
             faiss.extract_index_ivf(self.index).nprobe = int(nprobe)
 
     def search(self, queries: np.ndarray, k: int, *, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
@@ -314,11 +322,13 @@ class NeighbourIndex:
         candidates (``rerank * k`` of them) are re-scored from the stored embeddings.
         """
         queries = normalize_rows(queries)
-        if queries.shape[1:] != (self.store.dim,):
-            raise NeighbourInputError(f"queries of width {queries.shape[1:]}; the index holds width {self.store.dim}")
         k = max(1, int(k))
         sims = np.full((len(queries), k), -1.0, dtype=np.float32)
         rows = np.full((len(queries), k), -1, dtype=np.int64)
+        if self.index is None:
+            return sims, rows
+        if queries.shape[1:] != (self.store.dim,):
+            raise NeighbourInputError(f"queries of width {queries.shape[1:]}; the index holds width {self.store.dim}")
         wide = k if self.exact else k * int(self.meta.get("rerank", 4))
         for start in range(0, len(queries), batch):
             q = np.ascontiguousarray(queries[start:start + batch])
