@@ -407,14 +407,19 @@ def contamination_report_execute(*, report_id: int, progress: Progress = None) -
                 sims = np.where(pool_images == ids[:, None], -1.0, sims)  # the test image itself
                 best = sims.max(axis=1) if sims.size else best
                 hit = (sims >= report.threshold) & (rows >= 0)
+                # Images deleted since the index or the embeddings were built keep their uid, not a link.
+                alive = set(Image.objects.filter(id__in=[*ids[hit.any(axis=1)].tolist(),
+                                                         *pool_images[hit].tolist()]).values_list("id", flat=True))
                 matches = []
                 for q, r in zip(*np.nonzero(hit), strict=True):
                     rank = int(np.count_nonzero(hit[q, :r])) + 1
-                    if rank > report.k:
+                    if rank > report.k or int(ids[q]) not in alive:
                         continue
                     row = int(rows[q, r])
+                    pool_image = int(pool_images[q, r])
                     matches.append(ContaminationMatch(
-                        report=report, test_image_id=int(ids[q]), pool_image_id=int(pool_images[q, r]),
+                        report=report, test_image_id=int(ids[q]),
+                        pool_image_id=pool_image if pool_image in alive else None,
                         pool_row=row, pool_uid=uids_from_array(table["uids"][row:row + 1])[0],
                         similarity=float(sims[q, r]), rank=rank))
                     excluded.append(row)

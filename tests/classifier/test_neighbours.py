@@ -235,3 +235,33 @@ def test_it_finds_contamination_from_the_command_line(world: World, tmp_path: Pa
     assert "empty-testset: 0 of 0 test images have a near twin" in text
     assert "2 pool uids to exclude" in text.splitlines()[-1]
     assert len(load_uid_list(tmp_path / "exclude.npy")) == 2
+
+
+def test_it_records_a_failed_build_and_resumes_it(world: World, django_capture_on_commit_callbacks: object) -> None:
+    chunk = Path(settings.ARTIFACTS_ROOT) / world.pool_set.path / "chunk_00001.npy"
+    saved = chunk.read_bytes()
+    chunk.unlink()
+    index = vector_index_create(embedding_sets=[world.pool_set], enqueue=False)
+    with pytest.raises(FileNotFoundError):
+        vector_index_build(index_id=index.id)
+    index.refresh_from_db()
+    assert index.status == JobStatus.FAILED and "chunk_00001.npy" in index.error
+    chunk.write_bytes(saved)
+    from classifier.services_neighbours import vector_index_resume
+
+    with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
+        assert vector_index_resume(index=index).status == JobStatus.QUEUED
+    assert len(callbacks) == 1  # the build task is queued again
+    index = vector_index_build(index_id=index.id)
+    assert index.status == JobStatus.SUCCEEDED and index.size == 12 and index.error == ""
+
+
+def test_it_lists_a_reports_matches_per_test_set_over_the_api(world: World, api: type, researcher: User) -> None:
+    report = contamination_report_execute(report_id=contamination_report_create(
+        index=built_index(world), testsets=[world.testset], threshold=0.9, enqueue=False).id)
+    body = api(researcher).get(f"/api/v1/contamination-reports/{report.id}/matches/?dataset={world.testset.id}").json()
+    rows = body["results"] if isinstance(body, dict) else body
+    assert [(m["test_image"], m["pool_image"]) for m in rows] == [(world.t[0].id, world.p[5].id),
+                                                                  (world.t[1].id, world.p[6].id)]
+    detail = api(researcher).get(f"/api/v1/contamination-reports/{report.id}/").json()
+    assert detail["summary"][0]["with_twin"] == 2 and detail["exclusion_count"] == 2
