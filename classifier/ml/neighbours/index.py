@@ -36,7 +36,6 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import faiss
 import numpy as np
 
 from classifier.ml.neighbours.store import VectorStore, normalize_rows
@@ -55,6 +54,14 @@ class NeighbourInputError(ValueError):
 
 class ExtractorMismatch(NeighbourInputError):
     """Query embeddings from another extractor than the index's."""
+
+
+def _faiss() -> Any:
+    """FAISS, imported on first use: Django imports this package at start-up (urls, admin) and most
+    processes never search."""
+    import faiss
+
+    return faiss
 
 
 def check_threshold(value: Any, *, name: str = "threshold") -> float:
@@ -129,7 +136,7 @@ def plan_index(n: int, dim: int, *, flat_max: int = FLAT_MAX, factory: str | Non
 
 def _atomic_write_index(index: Any, path: Path) -> None:
     tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
-    faiss.write_index(index, str(tmp))
+    _faiss().write_index(index, str(tmp))
     os.replace(tmp, path)
 
 
@@ -175,8 +182,8 @@ def _training_sample(store: VectorStore, size: int, seed: int) -> np.ndarray:
 
 def _new_index(plan: IndexPlan, dim: int) -> Any:
     if plan.exact:
-        return faiss.IndexIDMap2(faiss.IndexFlatIP(dim))
-    return faiss.index_factory(dim, plan.factory, faiss.METRIC_INNER_PRODUCT)
+        return _faiss().IndexIDMap2(_faiss().IndexFlatIP(dim))
+    return _faiss().index_factory(dim, plan.factory, _faiss().METRIC_INNER_PRODUCT)
 
 
 def build_index(store: VectorStore, out_dir: str | Path, *, plan: IndexPlan, extractor: str,
@@ -215,7 +222,7 @@ def build_index(store: VectorStore, out_dir: str | Path, *, plan: IndexPlan, ext
     if plan.exact:
         trained = _new_index(plan, store.dim)
     elif trained_path.exists():
-        trained = faiss.read_index(str(trained_path))
+        trained = _faiss().read_index(str(trained_path))
     else:
         started = time.monotonic()
         sample = _training_sample(store, plan.train_size, seed)
@@ -237,7 +244,7 @@ def build_index(store: VectorStore, out_dir: str | Path, *, plan: IndexPlan, ext
                 progress(int(store.offsets[parts[-1] + 1]), store.n)
             continue
         started = time.monotonic()
-        index = faiss.clone_index(trained)
+        index = _faiss().clone_index(trained)
         for i in parts:
             vectors = store.part(i)
             valid = np.flatnonzero(np.linalg.norm(vectors, axis=1) > 0)
@@ -252,9 +259,9 @@ def build_index(store: VectorStore, out_dir: str | Path, *, plan: IndexPlan, ext
         _atomic_write_json(log, log_path)
 
     started = time.monotonic()
-    merged = faiss.read_index(str(out / "shard_00000.faiss"))
+    merged = _faiss().read_index(str(out / "shard_00000.faiss"))
     for k in range(1, len(shards)):
-        part = faiss.read_index(str(out / f"shard_{k:05d}.faiss"))
+        part = _faiss().read_index(str(out / f"shard_{k:05d}.faiss"))
         merged.merge_from(part, 0)
         del part
     _atomic_write_index(merged, out / "index.faiss")
@@ -282,7 +289,7 @@ class NeighbourIndex:
         self.meta = meta
         self.store = store
         if index is not None and not self.exact:
-            faiss.extract_index_ivf(index).nprobe = int(meta.get("nprobe") or 16)
+            _faiss().extract_index_ivf(index).nprobe = int(meta.get("nprobe") or 16)
 
     @classmethod
     def load(cls, out_dir: str | Path) -> NeighbourIndex:
@@ -291,7 +298,7 @@ class NeighbourIndex:
             raise NeighbourInputError(f"{out} holds no finished index")
         meta = json.loads((out / "index.json").read_text())
         sources = json.loads((out / "plan.json").read_text())["sources"]
-        index = faiss.read_index(str(out / "index.faiss")) if meta["ntotal"] else None
+        index = _faiss().read_index(str(out / "index.faiss")) if meta["ntotal"] else None
         return cls(index, meta, VectorStore([p for p, _ in sources]))
 
     @property
@@ -312,7 +319,7 @@ class NeighbourIndex:
 
     def set_nprobe(self, nprobe: int) -> None:
         if self.index is not None and not self.exact:
-            faiss.extract_index_ivf(self.index).nprobe = int(nprobe)
+            _faiss().extract_index_ivf(self.index).nprobe = int(nprobe)
 
     def search(self, queries: np.ndarray, k: int, *, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
         """``(similarities, rows)`` of the ``k`` nearest stored vectors of each query, best first.
