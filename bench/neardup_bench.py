@@ -13,7 +13,8 @@ second. Then, in one run:
 3. baseline, same run: exact brute force (``IndexFlatIP``) over a ``--sample`` row sample that
    holds those pairs, the same queries: its recall (the planted pairs it finds) and queries/s,
    projected to ``n`` rows (brute force cost grows linearly with the rows searched);
-4. prints peak memory (the process's max RSS over the whole run, generation included).
+4. prints peak memory (the process's max RSS over the whole run, generation included), and the
+   resident memory after each phase.
 
 Example (the figures in docs/benchmarks.md)::
 
@@ -41,6 +42,16 @@ from classifier.ml.neighbours.index import peak_rss_bytes
 from classifier.ml.neighbours.store import normalize_rows
 
 PAIR_BLOCK = 4096
+
+
+def memory_gib() -> dict[str, float]:
+    """Peak and current resident memory (VmHWM, VmRSS; RssAnon and RssFile split the current)."""
+    fields = {}
+    for line in Path("/proc/self/status").read_text().splitlines():
+        key, _, value = line.partition(":")
+        if key in ("VmHWM", "VmRSS", "RssAnon", "RssFile"):
+            fields[key] = round(int(value.split()[0]) / 2**20, 2)
+    return fields
 
 
 class Generator:
@@ -157,6 +168,7 @@ def main() -> None:
     out["build_s"] = round(time.monotonic() - t0, 1)
     out["index_bytes"] = meta["bytes"]
     out["rss_after_build_gib"] = round(peak_rss_bytes() / 2**30, 2)
+    out["memory_after_build"] = memory_gib()
     print(f"built {plan.factory} (nprobe {plan.nprobe}) in {out['build_s']} s; index {meta['bytes'] / 2**30:.2f} GiB; "
           f"peak rss {out['rss_after_build_gib']} GiB", flush=True)
 
@@ -172,6 +184,7 @@ def main() -> None:
     hit = ((rows == rows_b[:, None]) & (sims >= args.threshold)).any(axis=1)
     out["index_qps"] = round(n_q / search_s, 1)
     out["index_recall"] = round(float(hit.mean()), 4)
+    out["memory_after_queries"] = memory_gib()
     print(f"index: {n_q:,} queries in {search_s:.1f} s = {out['index_qps']} q/s; recall of planted pairs at "
           f"cos >= {args.threshold}: {out['index_recall']}", flush=True)
 
@@ -193,6 +206,7 @@ def main() -> None:
     out["index_recall_vs_exact"] = round(float((hit & bf_hit).sum() / max(1, bf_hit.sum())), 4)
     out["speedup_vs_bruteforce_at_n"] = round(out["index_qps"] / max(1e-9, out["bruteforce_qps_projected_n"]), 1)
     out["peak_rss_gib"] = round(peak_rss_bytes() / 2**30, 2)
+    out["memory_after_bruteforce"] = memory_gib()
     print(f"brute force over {sample_rows.size:,} rows: {out['bruteforce_qps_sample']} q/s "
           f"(projected to {args.n:,} rows: {out['bruteforce_qps_projected_n']} q/s); recall {out['bruteforce_recall']}",
           flush=True)

@@ -321,7 +321,7 @@ class NeighbourIndex:
         if self.index is not None and not self.exact:
             _faiss().extract_index_ivf(self.index).nprobe = int(nprobe)
 
-    def search(self, queries: np.ndarray, k: int, *, batch: int = 4096) -> tuple[np.ndarray, np.ndarray]:
+    def search(self, queries: np.ndarray, k: int, *, batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """``(similarities, rows)`` of the ``k`` nearest stored vectors of each query, best first.
 
         ``queries`` are raw or normalized features (normalized here). Rows are global store rows,
