@@ -265,3 +265,18 @@ def test_it_lists_a_reports_matches_per_test_set_over_the_api(world: World, api:
                                                                   (world.t[1].id, world.p[6].id)]
     detail = api(researcher).get(f"/api/v1/contamination-reports/{report.id}/").json()
     assert detail["summary"][0]["with_twin"] == 2 and detail["exclusion_count"] == 2
+
+
+def test_it_indexes_an_apply_jobs_embeddings_and_refuses_a_shard_job(world: World) -> None:
+    from classifier.models import ApplyJob
+    from classifier.services_neighbours import NeighbourInputError
+
+    on_embeddings = ApplyJob.objects.create(name="a", source=ApplyJob.Source.EMBEDDINGS, extractor=EXTRACTOR,
+                                            embedding_set_id=world.pool_set.id, natural_head_path="n",
+                                            rendition_head_path="r")
+    index = vector_index_build(index_id=vector_index_create(apply_job=on_embeddings, enqueue=False).id)
+    assert index.status == JobStatus.SUCCEEDED and index.size == 12 and index.source == "apply_job"
+    on_shards = ApplyJob.objects.create(name="b", source=ApplyJob.Source.SHARDS, extractor=EXTRACTOR,
+                                        pattern="/d/{0..9}.tar", natural_head_path="n", rendition_head_path="r")
+    with pytest.raises(NeighbourInputError, match="stored no features"):
+        vector_index_create(apply_job=on_shards, enqueue=False)
