@@ -91,4 +91,5 @@ class ClassifierRun(models.Model):
     def __str__(self) -> str:
         return f"run {self.id} {self.method} @ {self.extractor}: {self.status}"
 from .models_apply import *  # noqa: F403, E402
+from .models_neighbours import *  # noqa: F403, E402
 from .models_subsets import *  # noqa: F403, E402

@@ -51,5 +51,5 @@ def campaign_predictions_task(campaign_id: int, run_id: int, only_if_newer: bool
                                                 only_if_newer=only_if_newer)
 
 
-# Apply-at-scale tasks live beside these (H7); autodiscovery imports this module only.
-from classifier import tasks_apply  # noqa: F401, E402
+# Apply-at-scale and neighbour tasks live beside these; autodiscovery imports this module only.
+from classifier import tasks_apply, tasks_neighbours  # noqa: F401, E402

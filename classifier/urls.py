@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from classifier import views, views_apply, views_subsets
+from classifier import views, views_apply, views_neighbours, views_subsets
 
 urlpatterns = [
     path("classifier/runs/", views.run_list, name="classifier-runs"),
@@ -10,4 +10,5 @@ urlpatterns = [
     path("classifier/compare/", views.run_compare, name="classifier-compare"),
     *views_apply.urlpatterns,
     *views_subsets.urlpatterns,
+    *views_neighbours.urlpatterns,
 ]

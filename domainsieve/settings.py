@@ -248,6 +248,8 @@ SPECTACULAR_SETTINGS = {
         "ApplyJobStatusEnum": "classifier.models_apply.ApplyJob.Status",
         "CleanTestsetStatusEnum": "classifier.models_apply.CleanTestset.Status",
         "TrainingRunStatusEnum": "training.models.TrainingRun.Status",
+        "VectorIndexSourceEnum": "classifier.models_neighbours.VectorIndex.Source",
+        "ApplyJobSourceEnum": "classifier.models_apply.ApplyJob.Source",
     },
 }
 

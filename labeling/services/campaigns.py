@@ -108,8 +108,12 @@ def campaign_create(
     final_label_rule: str = Campaign.FinalLabelRule.ADJUDICATED_UNANIMOUS_MAJORITY,
     members: Iterable[Any] = (),
     member_groups: Iterable[Group] = (),
+    image_ids: Iterable[int] | None = None,
 ) -> Campaign:
     """Create a campaign and one CampaignItem per covered image (a seeded sample when ``sample``).
+
+    ``image_ids``, when given, restricts the covered images to those ids (e.g. the neighbours of
+    seed images, ``classifier.services_neighbours``); they must belong to ``datasets``.
 
     The same bytes imported into two covered datasets are one item (deduplicated by sha256).
     ``round(agreement_fraction * items)`` items, chosen at random, want ``agreement_k`` labels;
@@ -156,7 +160,10 @@ def campaign_create(
 
     # One image per distinct content; the lowest id wins so the choice is stable.
     seen: dict[str, int] = {}
-    for image_id, sha in (Image.objects.filter(dataset__in=datasets).order_by("id").values_list("id", "sha256")):
+    covered = Image.objects.filter(dataset__in=datasets)
+    if image_ids is not None:
+        covered = covered.filter(id__in=list(image_ids))
+    for image_id, sha in covered.order_by("id").values_list("id", "sha256"):
         seen.setdefault(sha, image_id)
     image_ids = np.array(sorted(seen.values()), dtype=np.int64)
     if image_ids.size == 0:
