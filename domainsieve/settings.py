@@ -251,6 +251,8 @@ SPECTACULAR_SETTINGS = {
         "VectorIndexSourceEnum": "classifier.models_neighbours.VectorIndex.Source",
         "ApplyJobSourceEnum": "classifier.models_apply.ApplyJob.Source",
     },
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "domainsieve.schema_hooks.researcher_only_fields_optional"],
 }
 
 # Celery. The filesystem transport lets the demo run one worker with no broker server.

@@ -61,3 +61,19 @@ def login(page: Any, base_url: str, username: str, password: str) -> None:
     page.fill("input[name=password]", password)
     page.click("button[type=submit]")
     page.wait_for_url(f"{base_url}/")
+
+
+def wait_js(page: Any, expression: str, timeout: float = 10.0) -> Any:
+    """Wait until a JavaScript expression is truthy and return its value. Polls page.evaluate from
+    here: Playwright's wait_for_function builds its predicate with eval, which the pages' CSP
+    (script-src 'self', no 'unsafe-eval') refuses."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        page.wait_for_timeout(50)

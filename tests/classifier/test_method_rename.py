@@ -14,7 +14,7 @@ pytestmark = pytest.mark.django_db
 
 
 def test_it_renames_old_dr_runs_to_logreg_and_back() -> None:
-    migration = importlib.import_module("classifier.migrations.0004_rename_ovr_logreg_methods")
+    migration = importlib.import_module("classifier.migrations.0006_rename_ovr_logreg_methods")
     common = dict(labels_source="intended_domain", classes=["rendition"], status="succeeded", extractor="x")
     old = ClassifierRun.objects.create(name="old", method="dr-R", **common)
     other = ClassifierRun.objects.create(name="other", method="knn-R", **common)

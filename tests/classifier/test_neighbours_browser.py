@@ -13,7 +13,7 @@ from classifier.services_neighbours import (
     vector_index_create,
 )
 from labeling.services.campaigns import campaign_create
-from tests.browser import login
+from tests.browser import login, wait_js
 from tests.classifier.neighbour_factories import World
 
 pytestmark = [pytest.mark.e2e]
@@ -36,7 +36,7 @@ def test_it_shows_each_test_image_beside_its_pool_twins(transactional_db: None, 
     assert first.locator("figure.pool").get_attribute("data-pool-image") == str(world.p[5].id)
     assert 0.98 < float(first.locator(".similarity").inner_text()) <= 1.0
     # The thumbnails really load (test image and pool twin side by side).
-    page.wait_for_function("() => [...document.querySelectorAll('.twin-row img')].every(i => i.complete && i.naturalWidth > 0)")
+    wait_js(page, "() => [...document.querySelectorAll('.twin-row img')].every(i => i.complete && i.naturalWidth > 0)")
     assert rows.nth(1).get_attribute("data-test-image") == str(world.t[1].id)
 
 

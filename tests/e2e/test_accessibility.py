@@ -10,7 +10,7 @@ from axe_playwright_python.sync_playwright import Axe
 
 from labeling.services.campaigns import annotations_submit, campaign_create, campaign_next_items
 from labeling.services.quality import campaign_quality_update
-from tests.browser import login
+from tests.browser import login, wait_js
 from tests.factories import make_dataset, make_images
 from tests.labeling.quality_helpers import labelled_campaign
 
@@ -84,7 +84,7 @@ def test_it_labels_and_adjudicates_by_keyboard_alone(page: Any, live_server: Any
     assert page.evaluate("document.activeElement.id") == "grid"
     page.keyboard.press("Shift+2")
     page.keyboard.press("Enter")
-    page.wait_for_function("window.__gridState().cur === 1")
+    wait_js(page, "window.__gridState().cur === 1")
     page.wait_for_selector('#unsaved[data-count="0"]')
 
     # Adjudication: a label key and Enter, no mouse.

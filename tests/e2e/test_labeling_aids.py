@@ -8,7 +8,7 @@ import pytest
 
 from labeling.models import Annotation, Campaign, CampaignItem, Lease
 from labeling.services.campaigns import campaign_create
-from tests.browser import login
+from tests.browser import login, wait_js
 from tests.factories import make_dataset, make_images
 
 pytestmark = [pytest.mark.e2e]
@@ -100,20 +100,20 @@ def test_it_applies_a_page_size_change_to_the_next_page(page: Any, live_server: 
                                                         media_root: object) -> None:
     campaign = make_campaign(user=researcher, n=60, k=4)  # 240 label slots: cap 60, two pages prefetched
     open_grid(page, live_server.url, campaign, 9)
-    page.wait_for_function("window.__prefetchMs.length >= 3")  # pages of 9 already fetched ahead
+    wait_js(page, "window.__prefetchMs.length >= 3")  # pages of 9 already fetched ahead
     page.select_option("#page-size", "16")
     page.keyboard.press("Shift+1")
     page.keyboard.press("Enter")
-    page.wait_for_function("window.__gridState().cur === 1")
+    wait_js(page, "window.__gridState().cur === 1")
     assert page.locator(".tile").count() == 16
     page.select_option("#page-size", "9")
     page.keyboard.press("Shift+2")
     page.keyboard.press("Enter")
-    page.wait_for_function("window.__gridState().cur === 2")
+    wait_js(page, "window.__gridState().cur === 2")
     assert page.locator(".tile").count() == 9
     page.keyboard.press("Shift+3")
     page.keyboard.press("Enter")
-    page.wait_for_function("window.__gridState().cur === 3")
+    wait_js(page, "window.__gridState().cur === 3")
     page.wait_for_selector('#unsaved[data-count="0"]')
     shown = [len(p) for p in page.evaluate("window.__gridState()")["pages"]]
     assert shown == [9, 16, 9, 9]
@@ -140,7 +140,7 @@ def test_it_leases_a_small_campaign_in_small_shares(page: Any, live_server: Any,
     for expected in (1, 2):
         page.keyboard.press("Shift+1")
         page.keyboard.press("Enter")
-        page.wait_for_function(f"window.__gridState().cur === {expected}")
+        wait_js(page, f"window.__gridState().cur === {expected}")
         assert Lease.objects.filter(item__campaign=campaign, annotator=annotator,
                                     item__annotations__isnull=True).count() <= 3
     page.keyboard.press("Shift+1")

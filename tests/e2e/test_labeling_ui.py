@@ -9,7 +9,7 @@ import pytest
 
 from labeling.models import Annotation, AnnotationHistory, Campaign
 from labeling.services.campaigns import campaign_create
-from tests.browser import login
+from tests.browser import login, wait_js
 from tests.factories import make_dataset, make_images
 
 pytestmark = [pytest.mark.e2e]
@@ -49,21 +49,21 @@ def test_it_labels_grid_pages_by_keyboard(page: Any, live_server: Any, annotator
         page.keyboard.press(key)
     first = [t["item"] for t in grid_state(page)["pages"][0]]
     page.keyboard.press("Enter")
-    page.wait_for_function("window.__gridState().cur === 1")
+    wait_js(page, "window.__gridState().cur === 1")
     wait_saved(page)
     names = {"1": "natural", "2": "rendition", "3": "ambiguous"}
     assert stored(annotator) == {item: names[k] for item, k in zip(first, keys, strict=True)}
 
     # Back to page 1 (Left on the first tile), change two labels, undo the second one.
     page.keyboard.press("ArrowLeft")
-    page.wait_for_function("window.__gridState().cur === 0")
+    wait_js(page, "window.__gridState().cur === 0")
     page.keyboard.press("2")  # tile 0: natural -> rendition, focus moves to tile 1
     page.keyboard.press("1")  # tile 1: rendition -> natural
     page.keyboard.press("u")  # undo: tile 1 back to rendition
     assert page.locator(".tile").nth(1).get_attribute("data-label") == "rendition"
     assert page.locator(".tile").nth(0).get_attribute("data-label") == "rendition"
     page.keyboard.press("Enter")
-    page.wait_for_function("window.__gridState().cur === 1")
+    wait_js(page, "window.__gridState().cur === 1")
 
     # Page 2: one key on the first tile, a click cycles the second, Shift+2 fills the rest.
     page.keyboard.press("3")
@@ -72,7 +72,7 @@ def test_it_labels_grid_pages_by_keyboard(page: Any, live_server: Any, annotator
     second = grid_state(page)["pages"][1]
     assert [t["label"] for t in second] == ["ambiguous", "natural"] + ["rendition"] * (PAGE - 2)
     page.keyboard.press("Enter")
-    page.wait_for_function("window.__gridState().cur === 2")
+    wait_js(page, "window.__gridState().cur === 2")
     wait_saved(page)
 
     labels = stored(annotator)
@@ -92,7 +92,7 @@ def test_it_labels_grid_pages_by_keyboard(page: Any, live_server: Any, annotator
     page.wait_for_selector("#guidelines[open]")
     assert "texture" in page.locator("#guidelines").inner_text()
     page.keyboard.press("Escape")
-    page.wait_for_function("!document.getElementById('guidelines').open")
+    wait_js(page, "!document.getElementById('guidelines').open")
 
 
 def test_it_labels_in_single_mode(page: Any, live_server: Any, annotator: object, campaign: Campaign) -> None:
@@ -136,7 +136,7 @@ def test_it_keeps_unsaved_labels_through_a_server_outage(page: Any, live_server:
     page.keyboard.press("Shift+3")
     page.keyboard.press("Enter")
     page.wait_for_selector('#unsaved[data-count="4"]')
-    page.wait_for_function("document.getElementById('unsaved').textContent.includes('retrying')")
+    wait_js(page, "document.getElementById('unsaved').textContent.includes('retrying')")
     assert not stored(annotator)
 
     # Closing the tab now asks first.
@@ -160,10 +160,10 @@ def label_and_revisit_first_page(page: Any, base_url: str, campaign: Campaign) -
     page.keyboard.press("Shift+1")
     first = [t["item"] for t in grid_state(page)["pages"][0]]
     page.keyboard.press("Enter")
-    page.wait_for_function("window.__gridState().cur === 1")
+    wait_js(page, "window.__gridState().cur === 1")
     wait_saved(page)
     page.keyboard.press("Backspace")
-    page.wait_for_function("window.__gridState().cur === 0")
+    wait_js(page, "window.__gridState().cur === 0")
     return first
 
 

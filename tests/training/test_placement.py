@@ -117,7 +117,7 @@ def test_it_serves_a_raised_priority_first_through_the_api(api: type, researcher
 @pytest.mark.django_db
 def test_it_refuses_at_submission_what_no_host_can_take(api: type, researcher: object, media_root: Path,
                                                         shard_sets: dict[str, Path]) -> None:
-    body = {"name": "too-big", "gpus": 8, "mixture": {"preset": "mix_2_1", "natural": str(shard_sets["natural"]),
+    body = {"name": "too-big", "gpus": 8, "mixture": {"preset": "mix_2_1_resampled", "natural": str(shard_sets["natural"]),
                                                       "rendition": str(shard_sets["rendition"]), "unit": 8}}
     client = api(researcher)
     none = client.post("/api/v1/training-runs/", body, format="json")
