@@ -167,10 +167,13 @@ def label_and_revisit_first_page(page: Any, base_url: str, campaign: Campaign) -
     return first
 
 
-def wait_stored(user: object, item: int, label: str) -> None:
+def wait_stored(user: object, item: int, label: str, context: Any) -> None:
+    """Poll the database; each round also calls the browser, since Playwright's sync API hands
+    events (a beforeunload dialog to answer) to their handlers only during its own calls."""
     deadline = time.monotonic() + 15
     while stored(user).get(item) != label:
         assert time.monotonic() < deadline, f"item {item} never stored as {label}: {stored(user).get(item)}"
+        context.cookies()
         time.sleep(0.1)
 
 
@@ -193,8 +196,8 @@ def test_it_keeps_an_edit_on_a_revisited_page_through_every_exit(page: Any, live
         page.click("nav >> text=Campaigns")
         page.wait_for_url("**/campaigns/")
     else:
-        page.close(run_before_unload=True)
-    wait_stored(annotator, first[0], "rendition")
+        page.close(run_before_unload=True)  # a warning first if the save is still queued, then the tab closes
+    wait_stored(annotator, first[0], "rendition", page.context)
     assert stored(annotator)[first[1]] == "natural"
     assert len(stored(annotator)) == 4
 
@@ -232,3 +235,20 @@ def test_it_asks_before_leaving_labels_not_submitted(page: Any, live_server: Any
     page.wait_for_url("**/campaigns/")
     assert dialogs == ["beforeunload", "beforeunload"]
     assert sorted(stored(annotator).values()) == ["ambiguous", "ambiguous", "natural", "rendition"]
+
+
+def test_it_warns_then_saves_when_the_tab_closes_with_a_save_in_flight(page: Any, live_server: Any,
+                                                                       annotator: object, campaign: Campaign) -> None:
+    login(page, live_server.url, "ann", "ann-pw")
+    first = label_and_revisit_first_page(page, live_server.url, campaign)
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.accept()))
+    page.route("**/annotations/", lambda route: None)  # the save hangs, unanswered
+    page.keyboard.press("2")
+    page.wait_for_timeout(300)
+    assert page.locator("#unsaved").get_attribute("data-count") == "1"  # the pill says so
+    page.unroute("**/annotations/")
+    page.close(run_before_unload=True)
+    # The warning came first; leaving anyway sends the queued label in a keepalive request.
+    wait_stored(annotator, first[0], "rendition", page.context)
+    assert dialogs == ["beforeunload"]
