@@ -55,12 +55,13 @@ export class ReviewSource {
   }
 
   async take(n) {
-    const params = new URLSearchParams({ campaign: this.config.campaign, limit: n, offset: this.offset });
+    const offset = this.offset; // reserved before the request: two takes in flight never overlap
+    this.offset += n;
+    const params = new URLSearchParams({ campaign: this.config.campaign, limit: n, offset });
     if (this.config.review.label) params.set("label", this.config.review.label);
     if (this.config.review.day) params.set("day", this.config.review.day);
     const data = await api("GET", `/api/v1/me/annotations/?${params}`);
-    const items = data.results.map((r, i) => ({ ...r, offset: this.offset + i }));
-    this.offset += items.length;
+    const items = data.results.map((r, i) => ({ ...r, offset: offset + i }));
     if (items.length < n) this.exhausted = true;
     return items;
   }
