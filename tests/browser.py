@@ -45,7 +45,10 @@ def warm_urlconf() -> None:
 
 
 @pytest.fixture
-def page(browser: Any, warm_urlconf: None) -> Iterator[Any]:
+def page(browser: Any, warm_urlconf: None, transactional_db: None) -> Iterator[Any]:
+    """A fresh browser context per test. It depends on transactional_db so that it closes first:
+    a page still polling or prefetching when the test ends must not race the flush of the
+    database (TRUNCATE waits for its open transaction: a deadlock)."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(10_000)
