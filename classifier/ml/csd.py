@@ -11,6 +11,7 @@ parameter names, so the backbone loads into it by name; nothing is downloaded.
 """
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,10 +28,17 @@ class CSDCheckpointError(ValueError):
 
 def csd_state(path: str | Path) -> dict[str, Any]:
     """The checkpoint's state dict with ``module.`` prefixes removed."""
+    # A research checkpoint (dicts of tensors plus training metadata, its argparse options among
+    # them): loaded with weights_only, so a crafted file cannot run code (unpickling is code).
+    import argparse
+
     import torch
 
-    # A research checkpoint (dicts of tensors plus training metadata): the user names the file.
-    raw = torch.load(Path(path), map_location="cpu", weights_only=False)
+    try:
+        with torch.serialization.safe_globals([argparse.Namespace]):
+            raw = torch.load(Path(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        raise CSDCheckpointError(f"{path} holds objects other than tensors and plain data: {exc}") from exc
     state = raw.get("model_state_dict") or raw.get("state_dict") or raw if isinstance(raw, dict) else None
     if not isinstance(state, dict):
         raise CSDCheckpointError(f"{path} holds no state dict")

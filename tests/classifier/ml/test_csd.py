@@ -81,3 +81,33 @@ def test_it_loads_a_random_checkpoint_of_the_published_vit_l_architecture(tmp_pa
     batch = torch.stack([extractor.preprocess(load_rgb(b)) for b in synthetic_images(2)[0]])
     out = extractor.encode(batch).numpy()
     assert out.shape == (2, 768) and np.allclose(np.linalg.norm(out, axis=1), 1, atol=1e-4)
+
+
+class _RunsCode:
+    """A pickle that would create a file when loaded (what a crafted checkpoint can do)."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self) -> tuple:
+        return (Path.touch, (self.marker,))
+
+
+def test_it_refuses_a_checkpoint_that_would_run_code(tmp_path: Path) -> None:
+    from classifier.ml.csd import CSDCheckpointError, csd_state
+
+    marker = tmp_path / "ran"
+    torch.save({"model_state_dict": {}, "trap": _RunsCode(marker)}, tmp_path / "evil.pth")
+    with pytest.raises(CSDCheckpointError, match="objects other than tensors"):
+        csd_state(tmp_path / "evil.pth")
+    assert not marker.exists()
+
+
+def test_it_reads_a_checkpoint_with_its_training_options(tmp_path: Path) -> None:
+    import argparse
+
+    from classifier.ml.csd import csd_state
+
+    torch.save({"model_state_dict": {"module.w": torch.ones(2)}, "args": argparse.Namespace(lr=0.1)},
+               tmp_path / "csd.pth")
+    assert list(csd_state(tmp_path / "csd.pth")) == ["w"]
