@@ -71,15 +71,19 @@ def my_label_row(annotation: Annotation) -> dict[str, Any]:
     }
 
 
-def my_progress(*, user: Any, days: int = 14) -> dict[str, Any]:
-    """Per campaign the user labeled in: labels, seconds per label, pace over the last hour and
-    gold accuracy where the campaign has gold items the user labeled; labels per day overall."""
-    rows = (Annotation.objects.filter(annotator=user)
-            .values("item__campaign_id", "item__campaign__name")
-            .annotate(labels=Count("id"), seconds=Sum("seconds"),
-                      gold=Count("id", filter=Q(item__is_gold=True)),
-                      gold_correct=Count("id", filter=Q(item__is_gold=True, label=F("item__gold_label")))))
-    campaigns = {c.id: c for c in Campaign.objects.filter(pk__in=[r["item__campaign_id"] for r in rows])}
+def my_progress(*, user: Any, days: int = 14, campaign_id: int | None = None) -> dict[str, Any]:
+    """Per campaign the user labeled in (or only ``campaign_id``): labels, seconds per label, pace
+    over the last hour and gold accuracy where the campaign has gold items the user labeled;
+    labels per day overall."""
+    mine = Annotation.objects.filter(annotator=user)
+    if campaign_id is not None:
+        mine = mine.filter(item__campaign_id=campaign_id)
+    rows = list(mine.values("item__campaign_id", "item__campaign__name")
+                .annotate(labels=Count("id"), seconds=Sum("seconds"),
+                          gold=Count("id", filter=Q(item__is_gold=True)),
+                          gold_correct=Count("id", filter=Q(item__is_gold=True, label=F("item__gold_label")))))
+    campaigns = {c.id: c for c in Campaign.objects.only("id", "status").filter(
+        pk__in=[r["item__campaign_id"] for r in rows])}
     per_campaign = []
     for row in sorted(rows, key=lambda r: -r["item__campaign_id"]):
         campaign = campaigns[row["item__campaign_id"]]
@@ -92,7 +96,7 @@ def my_progress(*, user: Any, days: int = 14) -> dict[str, Any]:
             "gold_accuracy": round(row["gold_correct"] / row["gold"], 4) if row["gold"] else None,
         })
     since = timezone.now() - timedelta(days=days)
-    per_day = (Annotation.objects.filter(annotator=user, created_at__gte=since)
+    per_day = (mine.filter(created_at__gte=since)
                .annotate(day=TruncDate("created_at")).values("day").annotate(labels=Count("id")).order_by("day"))
     return {
         "labels": sum(c["labels"] for c in per_campaign),

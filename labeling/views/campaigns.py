@@ -122,7 +122,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
     progress = campaign_progress(campaign=campaign, user=request.user)
     if not has_role(request.user, RESEARCHER):
-        mine = next((c for c in my_progress(user=request.user)["campaigns"] if c["campaign"] == campaign.id), None)
+        mine = next(iter(my_progress(user=request.user, campaign_id=campaign.id)["campaigns"]), None)
         return render(request, "labeling/campaign_annotator.html", {
             "campaign": campaign, "progress": progress, "mine": mine,
             "guidelines_html": render_guidelines(campaign.guidelines),
