@@ -9,7 +9,6 @@ class ClassifierConfig(AppConfig):
 
     def ready(self) -> None:
         # labeling never imports classifier; it calls what classifier installs here.
-        from classifier.services_consensus import campaign_item_probabilities, campaign_pr_curves
-        from labeling import hooks
+        from classifier.hooks import install
 
-        hooks.install(item_probabilities=campaign_item_probabilities, pr_curves=campaign_pr_curves)
+        install()

@@ -6,7 +6,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 
-from classifier.models import ClassifierRun, EmbeddingSet
+from classifier.models import ClassifierRun, EmbeddingSet, JobStatus
 from domainsieve.auth import RESEARCHER, has_role
 
 
@@ -62,3 +62,8 @@ def classifier_heads_for_user(*, user: Any, limit: int = 200) -> dict[str, dict[
                 usable.append(run)
         out[head] = {"usable": usable, "missing": missing}
     return out
+
+
+def finished_runs(*, limit: int = 50) -> list[ClassifierRun]:
+    """The newest finished runs first: the runs a campaign may take its predictions from."""
+    return list(ClassifierRun.objects.filter(status=JobStatus.SUCCEEDED).order_by("-finished_at", "-id")[:limit])

@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import RESEARCHER, IsAnnotator, IsResearcher, has_role
+from labeling import hooks
 from labeling.models import Campaign, CampaignItem, Dataset
 from labeling.selectors.campaigns import (
     campaign_lease_cap,
@@ -140,12 +141,9 @@ class CampaignListApi(APIView):
         except CampaignError as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
         if campaign.prediction_source == Campaign.PredictionSource.LATEST_RUN:
-            # Imported here: classifier depends on labeling, never the reverse at import time.
-            from classifier.services import campaign_predictions_configure
-
-            campaign_predictions_configure(campaign=campaign, ordering=campaign.ordering,
-                                           uncertainty_measure=campaign.uncertainty_measure,
-                                           show_suggestions=campaign.show_suggestions)
+            hooks.predictions_configure(campaign=campaign, ordering=campaign.ordering,
+                                        uncertainty_measure=campaign.uncertainty_measure,
+                                        show_suggestions=campaign.show_suggestions)
         return Response(CampaignResearcherOutput(campaign).data, status=status.HTTP_201_CREATED)
 
 
@@ -204,16 +202,13 @@ class CampaignDetailApi(APIView):
                 if new_status is not None:
                     campaign_set_status(campaign=campaign, status=new_status)
                 if queue:
-                    # Imported here: classifier depends on labeling, never the reverse at import time.
-                    from classifier.services import ClassifierInputError, campaign_predictions_configure
-
                     try:
-                        campaign_predictions_configure(
+                        hooks.predictions_configure(
                             campaign=campaign, ordering=queue.get("ordering", campaign.ordering),
                             uncertainty_measure=queue.get("uncertainty_measure", campaign.uncertainty_measure),
                             show_suggestions=queue.get("show_suggestions", campaign.show_suggestions),
                             prediction_source=queue.get("prediction_source"))
-                    except ClassifierInputError as error:
+                    except hooks.PredictionsError as error:
                         raise CampaignError(str(error)) from error
         except CampaignError as error:
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import ANNOTATOR, RESEARCHER, has_role, role_required
 from domainsieve.ids import parse_id
+from labeling import hooks
 from labeling.guidelines import render_guidelines
 from labeling.models import Campaign, Dataset
 from labeling.selectors.campaigns import (
@@ -101,18 +102,9 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
 def _start_following(campaign: Campaign) -> None:
     """A new campaign that follows the latest run gets that run's predictions at once (queued)."""
     if campaign.prediction_source == Campaign.PredictionSource.LATEST_RUN:
-        from classifier.services import campaign_predictions_configure
-
-        campaign_predictions_configure(campaign=campaign, ordering=campaign.ordering,
-                                       uncertainty_measure=campaign.uncertainty_measure,
-                                       show_suggestions=campaign.show_suggestions)
-
-
-def _finished_runs(limit: int = 50) -> list[Any]:
-    # Imported here: classifier depends on labeling, never the reverse at import time.
-    from classifier.models import ClassifierRun, JobStatus
-
-    return list(ClassifierRun.objects.filter(status=JobStatus.SUCCEEDED).order_by("-finished_at", "-id")[:limit])
+        hooks.predictions_configure(campaign=campaign, ordering=campaign.ordering,
+                                    uncertainty_measure=campaign.uncertainty_measure,
+                                    show_suggestions=campaign.show_suggestions)
 
 
 @role_required(ANNOTATOR)
@@ -130,7 +122,7 @@ def campaign_detail(request: HttpRequest, campaign_id: int) -> HttpResponse:
     return render(request, "labeling/campaign_detail.html", {
         "campaign": campaign, "progress": progress, "datasets": campaign.datasets.all(),
         "members": campaign.members.order_by("username"), "member_groups": campaign.member_groups.order_by("name"),
-        "runs": _finished_runs(), "orderings": Campaign.Ordering.choices,
+        "runs": hooks.prediction_runs(), "orderings": Campaign.Ordering.choices,
         "measures": Campaign.UncertaintyMeasure.choices,
         "settings_form": CampaignSettingsForm(initial={
             "description": campaign.description, "guidelines": campaign.guidelines, "gold_rate": campaign.gold_rate,
@@ -233,8 +225,6 @@ def campaign_status(request: HttpRequest, campaign_id: int) -> HttpResponse:
 def campaign_predictions(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """The "Order by predictions" form: ordering, uncertainty measure, suggestions, and the source
     (``source``: "keep", "latest" to follow the newest finished run, "none" to stop, or a run id)."""
-    from classifier.services import ClassifierInputError, campaign_predictions_configure
-
     campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
     source = request.POST.get("source", "keep").strip()
     kwargs: dict[str, Any] = {"prediction_source": None, "run_id": None}
@@ -248,11 +238,11 @@ def campaign_predictions(request: HttpRequest, campaign_id: int) -> HttpResponse
         messages.error(request, f"Not saved: unknown prediction source {source!r}")
         return redirect("campaign-detail", campaign_id=campaign.id)
     try:
-        run = campaign_predictions_configure(
+        run = hooks.predictions_configure(
             campaign=campaign, ordering=request.POST.get("ordering", campaign.ordering),
             uncertainty_measure=request.POST.get("uncertainty_measure", campaign.uncertainty_measure),
             show_suggestions=request.POST.get("show_suggestions") == "on", **kwargs)
-    except ClassifierInputError as error:
+    except hooks.PredictionsError as error:
         messages.error(request, f"Not saved: {error}")
     else:
         messages.success(request, "Saved." + (f" Predictions of run {run.id} are being computed; the next pages "
