@@ -180,7 +180,7 @@ def _score_knn(model: FittedModel, x: np.ndarray, block: int = 4096) -> np.ndarr
 def fit_logreg_ovr(x: np.ndarray, y: Sequence[str], target: str, *, C: float = 1.0, seed: int = 0) -> FittedModel:
     """``logreg-N`` / ``logreg-R``: one logistic regression, ``target`` against the rest, fitted once.
 
-    Named for what it is (before issue 13 it was called ``dr-*``; see ``density_ratio`` for the
+    Named for what it is (it was once called ``dr-*``; see ``density_ratio`` for the
     published DR). The score is its odds with the class prior divided out, odds x (n_rest / n_target):
     a density ratio only if the linear model were exact, and never calibrated by cross-fitting.
     """

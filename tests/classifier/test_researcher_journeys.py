@@ -1,4 +1,4 @@
-"""The classifier pipeline connected in the browser (issue 17 items 4 and 5): a run's page follows
+"""The classifier pipeline connected in the browser: a run's page follows
 the run live and offers Apply and Compare; the forms offer only runs that have the head they need
 and say why the others are missing; a uid list given as shards is refused with a 400; an apply
 job's subset becomes shards with a Reshard button, and the Training form offers them."""

@@ -1,4 +1,4 @@
-"""Every page sends a Content-Security-Policy that forbids inline script (issue 11, item 2)."""
+"""Every page sends a Content-Security-Policy that forbids inline script."""
 from __future__ import annotations
 
 import re

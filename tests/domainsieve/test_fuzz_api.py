@@ -1,5 +1,5 @@
 """Every endpoint of the OpenAPI schema, driven with generated input as each role, answers without a
-server error and with a body its schema allows (issue 11, item 7).
+server error and with a body its schema allows.
 
 schemathesis generates both valid and invalid requests (wrong types, out-of-range and huge
 integers, missing or extra fields, other content types) from ``/api/v1/schema/``; Hypothesis runs

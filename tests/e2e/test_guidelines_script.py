@@ -1,4 +1,4 @@
-"""Guidelines typed by a researcher run no script in anyone's browser (issue 11, item 2).
+"""Guidelines typed by a researcher run no script in anyone's browser.
 
 The payloads are the three ways in that plain Markdown rendering offered: raw HTML with an event
 handler, a ``javascript:`` link, and attribute-list syntax that sets an event handler. Each would

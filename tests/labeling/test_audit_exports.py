@@ -1,4 +1,4 @@
-"""Exports a reviewer can audit (issue 17 item 8): every annotation as a row, Label Studio with
+"""Exports a reviewer can audit: every annotation as a row, Label Studio with
 every annotator's annotation, and split parameters shown as a table."""
 from __future__ import annotations
 

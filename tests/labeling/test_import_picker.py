@@ -1,5 +1,5 @@
 """Import paths picked from the server's import roots only, and a dataset's image count that
-follows its import (issue 17 item 5)."""
+follows its import."""
 from __future__ import annotations
 
 import os

@@ -1,4 +1,4 @@
-"""Training journeys in the browser (issue 17 items 4, 5, 9): the form starts from CPU defaults on a
+"""Training journeys in the browser: the form starts from CPU defaults on a
 host without CUDA; a uid list given as shards is refused with the reason (400, never 500); zero-shot
 results appear in percent while the evaluations run."""
 from __future__ import annotations
