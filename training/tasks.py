@@ -1,5 +1,7 @@
-"""Thin Celery adapters on the ``train`` queue (routed by module name): take ids, call a service.
-A local run's launch goes to its host's own queue, ``train.<host>`` (``placement``).
+"""Thin Celery adapters on the ``train`` queue: take ids, call a service. The queue is routed by
+task name (``training.tasks.*`` in ``CELERY_TASK_ROUTES``); the names are fixed below, so they do
+not follow the module path: beat and queued messages use them. A local run's launch goes to its
+host's own queue, ``train.<host>`` (``placement``).
 
 None of these waits for training: launch returns once the process or job exists, polls are short.
 """
@@ -8,14 +10,14 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(acks_late=True)
+@shared_task(name="training.tasks.launch_training_run", acks_late=True)
 def launch_training_run(run_id: int) -> None:
     from .services import training_run_launch
 
     training_run_launch(run_id=run_id)
 
 
-@shared_task
+@shared_task(name="training.tasks.poll_training_runs")
 def poll_training_runs() -> int:
     """Beat's sweep: Slurm runs and this host's local runs, silent hosts, a placement pass (each
     train host also does the last three on its own heartbeat)."""
@@ -28,7 +30,7 @@ def poll_training_runs() -> int:
     return polled
 
 
-@shared_task(acks_late=True)
+@shared_task(name="training.tasks.zeroshot_eval", acks_late=True)
 def zeroshot_eval(eval_request: dict) -> int:
     from .zeroshot.service import zeroshot_request_run
 
