@@ -20,7 +20,6 @@ from domainsieve.auth import IsResearcher
 from domainsieve.ids import parse_id
 
 from .models import EvalResult, TrainGpu, TrainHost, TrainingRun
-from .placement import MAX_PRIORITY, PlacementError, training_run_set_priority
 from .selectors import (
     eval_result_list,
     train_host_list,
@@ -29,7 +28,8 @@ from .selectors import (
     training_run_get,
     training_run_list,
 )
-from .services import (
+from .services.placement import MAX_PRIORITY, PlacementError, training_run_set_priority
+from .services.runs import (
     TrainingInputError,
     run_log_tail,
     training_run_cancel,
@@ -274,7 +274,7 @@ class EvalResultListApi(generics.ListAPIView):
 
     @extend_schema(request=EvalRequestIn, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
-        from .zeroshot.service import ZeroShotInputError, zeroshot_request_enqueue
+        from .services.zeroshot import ZeroShotInputError, zeroshot_request_enqueue
 
         data = EvalRequestIn(data=request.data)
         data.is_valid(raise_exception=True)

@@ -1,7 +1,7 @@
 """Thin Celery adapters on the ``train`` queue: take ids, call a service. The queue is routed by
 task name (``training.tasks.*`` in ``CELERY_TASK_ROUTES``); the names are fixed below, so they do
 not follow the module path: beat and queued messages use them. A local run's launch goes to its
-host's own queue, ``train.<host>`` (``placement``).
+host's own queue, ``train.<host>`` (``training.services.placement``).
 
 None of these waits for training: launch returns once the process or job exists, polls are short.
 """
@@ -12,7 +12,7 @@ from celery import shared_task
 
 @shared_task(name="training.tasks.launch_training_run", acks_late=True)
 def launch_training_run(run_id: int) -> None:
-    from .services import training_run_launch
+    from .services.runs import training_run_launch
 
     training_run_launch(run_id=run_id)
 
@@ -21,8 +21,8 @@ def launch_training_run(run_id: int) -> None:
 def poll_training_runs() -> int:
     """Beat's sweep: Slurm runs and this host's local runs, silent hosts, a placement pass (each
     train host also does the last three on its own heartbeat)."""
-    from .placement import train_hosts_mark_lost, training_queue_place
-    from .services import training_runs_poll
+    from .services.placement import train_hosts_mark_lost, training_queue_place
+    from .services.runs import training_runs_poll
 
     polled = training_runs_poll()
     train_hosts_mark_lost()
@@ -32,6 +32,6 @@ def poll_training_runs() -> int:
 
 @shared_task(name="training.tasks.zeroshot_eval", acks_late=True)
 def zeroshot_eval(eval_request: dict) -> int:
-    from .zeroshot.service import zeroshot_request_run
+    from .services.zeroshot import zeroshot_request_run
 
     return len(zeroshot_request_run(request=eval_request))

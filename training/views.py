@@ -21,7 +21,6 @@ from labeling.models import Dataset
 from .defaults import run_form_initial
 from .mixtures import preset_names
 from .models import EvalResult, TrainingRun
-from .placement import PlacementError, training_run_set_priority
 from .results import COLUMNS, detail_csv, figure3_svgs, table2, table2_csv
 from .selectors import (
     train_host_list,
@@ -30,7 +29,8 @@ from .selectors import (
     training_run_get,
     training_run_list,
 )
-from .services import (
+from .services.placement import PlacementError, training_run_set_priority
+from .services.runs import (
     TrainingInputError,
     run_log_tail,
     training_run_cancel,
@@ -143,7 +143,7 @@ def run_action(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
             training_run_resume(run=run)
             messages.success(request, f"{run.name} queued to resume from its latest checkpoint.")
         elif action == "evaluate":
-            from .zeroshot.service import ZeroShotInputError, zeroshot_request_enqueue
+            from .services.zeroshot import ZeroShotInputError, zeroshot_request_enqueue
 
             try:
                 out = zeroshot_request_enqueue(training_run=run.id, datasets=[int(d) for d in request.POST.getlist("datasets")],

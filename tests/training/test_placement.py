@@ -15,13 +15,13 @@ from django.utils import timezone
 
 from training.hostinfo import declared_gpus
 from training.models import TrainGpu, TrainHost, TrainingRun
-from training.placement import (
+from training.selectors import training_queue_positions
+from training.services.placement import (
     train_host_register,
     train_hosts_mark_lost,
     training_queue_place,
     training_run_release_gpus,
 )
-from training.selectors import training_queue_positions
 
 
 def _host(name: str, gpus: int) -> TrainHost:
@@ -161,7 +161,7 @@ def test_it_marks_a_silent_host_lost_and_offers_its_gpus_again_when_it_returns()
 
 @pytest.mark.django_db
 def test_it_gives_a_cancelled_runs_gpus_to_the_next(django_capture_on_commit_callbacks: object) -> None:
-    from training.services import training_run_cancel
+    from training.services.runs import training_run_cancel
 
     _host("one", 2)
     placed = _waiting("placed", 2)
