@@ -20,7 +20,7 @@ from domainsieve.auth import IsResearcher
 from domainsieve.ids import parse_id
 
 from .models import EvalResult, TrainGpu, TrainHost, TrainingRun
-from .selectors import (
+from .selectors.runs import (
     eval_result_list,
     train_host_list,
     training_queue_list,

@@ -21,8 +21,8 @@ from labeling.models import Dataset
 from .defaults import run_form_initial
 from .mixtures import preset_names
 from .models import EvalResult, TrainingRun
-from .results import COLUMNS, detail_csv, figure3_svgs, table2, table2_csv
-from .selectors import (
+from .selectors.results import COLUMNS, detail_csv, figure3_svgs, table2, table2_csv
+from .selectors.runs import (
     train_host_list,
     training_queue_list,
     training_queue_positions,

@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from training.hostinfo import declared_gpus
 from training.models import TrainGpu, TrainHost, TrainingRun
-from training.selectors import training_queue_positions
+from training.selectors.runs import training_queue_positions
 from training.services.placement import (
     train_host_register,
     train_hosts_mark_lost,

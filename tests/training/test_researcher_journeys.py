@@ -170,7 +170,7 @@ def test_it_gives_each_run_one_colour_in_both_figure3_charts() -> None:
     import re
 
     from tests.training.results_data import make_evaluated_runs
-    from training.results import figure3_svgs, table2
+    from training.selectors.results import figure3_svgs, table2
 
     figures = figure3_svgs(table2(runs=make_evaluated_runs()), clean=True)
 
