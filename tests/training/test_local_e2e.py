@@ -12,7 +12,7 @@ from labeling.models import Dataset
 from tests.conftest import WorkerProcess, wait_for
 from tests.factories import make_dataset, make_image
 from training.models import EvalResult, TrainHost, TrainingRun
-from training.tasks import poll_training_runs
+from training.tasks.runs import poll_training_runs
 
 
 @pytest.mark.worker

@@ -217,7 +217,7 @@ def test_it_never_gives_a_device_to_two_runs_placed_at_the_same_moment(monkeypat
     """Threads create runs and run placement passes at once (each thread its own connection and
     transaction), and finish runs as they go: no device is shared, each placed run is launched
     once on its host's queue, and the drained queue is served in order."""
-    from training.tasks import launch_training_run
+    from training.tasks.runs import launch_training_run
 
     launches: list[tuple[int, str]] = []
     lock = threading.Lock()

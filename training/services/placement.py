@@ -163,7 +163,7 @@ def training_queue_place() -> list[int]:
 
     Cost: one transaction that locks the up hosts' rows and the waiting runs' rows, two reads and
     one UPDATE per placed run; safe to call from anywhere, any number of times."""
-    from training.tasks import launch_training_run
+    from training.tasks.runs import launch_training_run
 
     now = timezone.now()
     placed: list[tuple[int, str]] = []

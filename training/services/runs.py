@@ -186,7 +186,7 @@ def training_run_create(*, created_by: Any = None, **params: Any) -> TrainingRun
 
 
 def _enqueue_launch(run: TrainingRun) -> None:
-    from training.tasks import launch_training_run
+    from training.tasks.runs import launch_training_run
 
     if run.backend == TrainingRun.Backend.LOCAL:
         place_soon()  # the pass sends the launch to the chosen host's queue
@@ -359,7 +359,7 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
             # Only the launching host can signal its process: its next poll does (see
             # training_run_poll); ask that host for one now, on its own queue.
             from training.services.placement import train_host_queue
-            from training.tasks import poll_training_runs
+            from training.tasks.runs import poll_training_runs
 
             queue = train_host_queue(run.host) if run.host else "train"
             transaction.on_commit(lambda: poll_training_runs.apply_async(queue=queue))

@@ -141,7 +141,7 @@ def zeroshot_requests_build(*, training_run: int | None = None, model: str = "",
 
 
 def zeroshot_request_enqueue(**params: Any) -> dict[str, Any]:
-    from training.tasks import zeroshot_eval
+    from training.tasks.runs import zeroshot_eval
 
     requests = zeroshot_requests_build(**params)
     if requests and requests[0].get("training_run"):

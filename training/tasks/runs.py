@@ -12,7 +12,7 @@ from celery import shared_task
 
 @shared_task(name="training.tasks.launch_training_run", acks_late=True)
 def launch_training_run(run_id: int) -> None:
-    from .services.runs import training_run_launch
+    from training.services.runs import training_run_launch
 
     training_run_launch(run_id=run_id)
 
@@ -21,8 +21,8 @@ def launch_training_run(run_id: int) -> None:
 def poll_training_runs() -> int:
     """Beat's sweep: Slurm runs and this host's local runs, silent hosts, a placement pass (each
     train host also does the last three on its own heartbeat)."""
-    from .services.placement import train_hosts_mark_lost, training_queue_place
-    from .services.runs import training_runs_poll
+    from training.services.placement import train_hosts_mark_lost, training_queue_place
+    from training.services.runs import training_runs_poll
 
     polled = training_runs_poll()
     train_hosts_mark_lost()
@@ -32,6 +32,6 @@ def poll_training_runs() -> int:
 
 @shared_task(name="training.tasks.zeroshot_eval", acks_late=True)
 def zeroshot_eval(eval_request: dict) -> int:
-    from .services.zeroshot import zeroshot_request_run
+    from training.services.zeroshot import zeroshot_request_run
 
     return len(zeroshot_request_run(request=eval_request))
