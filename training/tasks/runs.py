@@ -1,7 +1,5 @@
-"""Thin Celery adapters on the ``train`` queue: take ids, call a service. The queue is routed by
-task name (``training.tasks.*`` in ``CELERY_TASK_ROUTES``); the names are fixed below, so they do
-not follow the module path: beat and queued messages use them. A local run's launch goes to its
-host's own queue, ``train.<host>`` (``training.services.placement``).
+"""Thin Celery adapters on the ``train`` queue (routed by task name): take ids, call a service.
+A local run's launch goes to its host's own queue, ``train.<host>`` (``placement``).
 
 None of these waits for training: launch returns once the process or job exists, polls are short.
 """
