@@ -2,13 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from . import views
+from .views.runs import hosts_page, results_csv, results_page, run_action, run_detail_page, run_list_page
 
 urlpatterns = [
-    path("training/", views.run_list_page, name="training-runs"),
-    path("training/results/", views.results_page, name="training-results"),
-    path("training/hosts/", views.hosts_page, name="training-hosts"),
-    path("training/results.csv", views.results_csv, name="training-results-csv"),
-    path("training/<int:run_id>/", views.run_detail_page, name="training-run-detail"),
-    path("training/<int:run_id>/<str:action>/", views.run_action, name="training-run-action"),
+    path("training/", run_list_page, name="training-runs"),
+    path("training/results/", results_page, name="training-results"),
+    path("training/hosts/", hosts_page, name="training-hosts"),
+    path("training/results.csv", results_csv, name="training-results-csv"),
+    path("training/<int:run_id>/", run_detail_page, name="training-run-detail"),
+    path("training/<int:run_id>/<str:action>/", run_action, name="training-run-action"),
 ]

@@ -30,7 +30,7 @@ def add_host_queue(sender: str, instance: Any, **_: Any) -> None:
     """Consume this host's own queue too, beside ``train`` (after ``-Q`` was applied)."""
     if not _consumes_train(instance):
         return
-    from .placement import train_host_name, train_host_queue
+    from .services.placement import train_host_name, train_host_queue
 
     instance.app.amqp.queues.select_add(train_host_queue(train_host_name()))
     _state["train_host"] = True
@@ -41,7 +41,7 @@ def register_this_host() -> None:
     """Stop processes this host no longer owns, then register it (up, its GPUs) and place runs."""
     from .backends.local import live_supervisors
     from .hostinfo import discover_gpus
-    from .placement import train_host_name, train_host_register, training_orphans_stop
+    from .services.placement import train_host_name, train_host_register, training_orphans_stop
 
     name = train_host_name()
     gpus, source = discover_gpus(declared=settings.TRAIN_HOST_GPUS, model=settings.TRAIN_HOST_GPU_MODEL,
@@ -54,8 +54,13 @@ def register_this_host() -> None:
 
 
 def heartbeat_once() -> None:
-    from .placement import train_host_heartbeat, train_host_name, train_hosts_mark_lost, training_queue_place
-    from .services import training_runs_poll
+    from .services.placement import (
+        train_host_heartbeat,
+        train_host_name,
+        train_hosts_mark_lost,
+        training_queue_place,
+    )
+    from .services.runs import training_runs_poll
 
     if not train_host_heartbeat(name=train_host_name()):
         log.warning("train host %s was not up (lost or removed): registering again", train_host_name())

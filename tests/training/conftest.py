@@ -53,7 +53,7 @@ def gpu_host(db: None, settings: pytest.FixtureRequest) -> object:
     """This process's own train host, registered with 8 declared GPUs (no CUDA needed), so local
     runs can be placed here and launched by calling the service directly."""
     from training.hostinfo import declared_gpus
-    from training.placement import train_host_register
+    from training.services.placement import train_host_register
 
     return train_host_register(name=settings.TRAIN_HOST_NAME, gpus=declared_gpus("8", model="Test GPU"),
                                source="declared")

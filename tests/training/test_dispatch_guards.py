@@ -25,8 +25,8 @@ from training.guards import (
     openclip_parser,
 )
 from training.models import TrainingRun
-from training.placement import training_queue_place
-from training.services import training_run_launch, training_run_poll
+from training.services.placement import training_queue_place
+from training.services.runs import training_run_launch, training_run_poll
 
 pytestmark = pytest.mark.django_db
 

@@ -10,7 +10,7 @@ import pytest
 from tests.browser import login
 from training.hostinfo import declared_gpus
 from training.models import TrainHost, TrainingRun
-from training.placement import train_host_register, training_queue_place
+from training.services.placement import train_host_register, training_queue_place
 
 pytestmark = [pytest.mark.e2e]
 

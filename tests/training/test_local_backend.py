@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from training.models import TrainingRun
-from training.placement import training_queue_place
-from training.services import training_run_cancel, training_run_launch, training_run_poll
+from training.services.placement import training_queue_place
+from training.services.runs import training_run_cancel, training_run_launch, training_run_poll
 
 pytestmark = pytest.mark.usefixtures("gpu_host")
 
@@ -80,7 +80,7 @@ def test_it_cancels_a_queued_run_at_once(tmp_path: Path) -> None:
 @pytest.mark.django_db
 def test_it_leaves_the_signal_to_the_launching_host(tmp_path: Path, settings: object) -> None:
     from training.backends.local import _pid_alive
-    from training.services import training_runs_poll
+    from training.services.runs import training_runs_poll
 
     run = training_run_launch(run_id=_run(tmp_path, [sys.executable, "-c", "import time; time.sleep(60)"]).id)
     TrainingRun.objects.filter(pk=run.pk).update(host="gpu-host-2")
@@ -102,7 +102,7 @@ def test_it_fails_a_launch_that_never_finished(tmp_path: Path) -> None:
 
     from django.utils import timezone
 
-    from training.services import training_runs_poll
+    from training.services.runs import training_runs_poll
 
     run = _run(tmp_path, ["true"])
     TrainingRun.objects.filter(pk=run.pk).update(status="launching", updated_at=timezone.now() - timedelta(hours=1))
@@ -120,7 +120,7 @@ def test_it_resumes_past_a_checkpoint_torn_by_the_cancel(media_root: Path, shard
 
     from training.backends.logparse import list_checkpoints
     from training.models import TrainingRun
-    from training.services import training_run_create, training_run_resume
+    from training.services.runs import training_run_create, training_run_resume
 
     with django_capture_on_commit_callbacks(execute=False):
         run = training_run_create(

@@ -12,7 +12,7 @@ from labeling.models import Dataset
 from tests.conftest import WorkerProcess, wait_for
 from tests.factories import make_dataset, make_image
 from training.models import EvalResult, TrainHost, TrainingRun
-from training.tasks import poll_training_runs
+from training.tasks.runs import poll_training_runs
 
 
 @pytest.mark.worker
@@ -72,8 +72,8 @@ def test_it_trains_with_amp_on_a_gpu(media_root: Path, shard_sets: dict[str, Pat
     """The same tiny run on CUDA with mixed precision, the launch path a GPU host takes: the host
     found by nvidia-smi, one device placed, torchrun limited to it."""
     from training.hostinfo import discover_gpus
-    from training.placement import train_host_register, training_queue_place
-    from training.services import training_run_create, training_run_launch, training_run_poll
+    from training.services.placement import train_host_register, training_queue_place
+    from training.services.runs import training_run_create, training_run_launch, training_run_poll
 
     gpus, source = discover_gpus()
     if not gpus:

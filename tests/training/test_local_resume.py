@@ -9,8 +9,8 @@ import pytest
 
 from training.backends.logparse import checkpoint_complete
 from training.models import TrainingRun
-from training.placement import training_queue_place
-from training.services import (
+from training.services.placement import training_queue_place
+from training.services.runs import (
     training_run_cancel,
     training_run_create,
     training_run_launch,

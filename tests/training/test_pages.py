@@ -69,7 +69,7 @@ def test_it_shows_table2_and_figure3_with_csv(researcher: object) -> None:
 
 @pytest.mark.django_db
 def test_it_shows_a_waiting_runs_place_and_offers_resume_for_a_lost_run(researcher: object, gpu_host: object) -> None:
-    from training.placement import training_queue_place
+    from training.services.placement import training_queue_place
 
     holder = TrainingRun.objects.create(name="holder", gpus=8, logs_dir="/tmp/x")
     training_queue_place()

@@ -15,13 +15,13 @@ from django.utils import timezone
 
 from training.hostinfo import declared_gpus
 from training.models import TrainGpu, TrainHost, TrainingRun
-from training.placement import (
+from training.selectors.runs import training_queue_positions
+from training.services.placement import (
     train_host_register,
     train_hosts_mark_lost,
     training_queue_place,
     training_run_release_gpus,
 )
-from training.selectors import training_queue_positions
 
 
 def _host(name: str, gpus: int) -> TrainHost:
@@ -161,7 +161,7 @@ def test_it_marks_a_silent_host_lost_and_offers_its_gpus_again_when_it_returns()
 
 @pytest.mark.django_db
 def test_it_gives_a_cancelled_runs_gpus_to_the_next(django_capture_on_commit_callbacks: object) -> None:
-    from training.services import training_run_cancel
+    from training.services.runs import training_run_cancel
 
     _host("one", 2)
     placed = _waiting("placed", 2)
@@ -217,7 +217,7 @@ def test_it_never_gives_a_device_to_two_runs_placed_at_the_same_moment(monkeypat
     """Threads create runs and run placement passes at once (each thread its own connection and
     transaction), and finish runs as they go: no device is shared, each placed run is launched
     once on its host's queue, and the drained queue is served in order."""
-    from training.tasks import launch_training_run
+    from training.tasks.runs import launch_training_run
 
     launches: list[tuple[int, str]] = []
     lock = threading.Lock()

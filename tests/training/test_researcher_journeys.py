@@ -13,7 +13,7 @@ from django.test import Client
 from tests.browser import login
 from training import defaults
 from training.models import EvalResult, TrainingRun
-from training.zeroshot.service import ZeroShotInputError, zeroshot_request_run
+from training.services.zeroshot import ZeroShotInputError, zeroshot_request_run
 
 
 def _uid_list(folder: Path) -> Path:
@@ -128,7 +128,7 @@ def test_it_counts_an_evaluation_off_even_when_it_fails(tmp_path: Path) -> None:
 @pytest.mark.django_db
 def test_it_counts_queued_evaluations_on_the_run(tmp_path: Path, media_root: Path) -> None:
     from tests.factories import make_dataset, make_image
-    from training.zeroshot.service import zeroshot_request_enqueue
+    from training.services.zeroshot import zeroshot_request_enqueue
 
     testset = make_dataset(kind="testset", expected_domain="rendition")
     make_image(dataset=testset, class_name="cat", domain="rendition")
@@ -170,7 +170,7 @@ def test_it_gives_each_run_one_colour_in_both_figure3_charts() -> None:
     import re
 
     from tests.training.results_data import make_evaluated_runs
-    from training.results import figure3_svgs, table2
+    from training.selectors.results import figure3_svgs, table2
 
     figures = figure3_svgs(table2(runs=make_evaluated_runs()), clean=True)
 

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from training.models import TrainingRun
-from training.services import (
+from training.services.runs import (
     TrainingInputError,
     training_run_cancel,
     training_run_create,

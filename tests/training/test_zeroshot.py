@@ -10,9 +10,9 @@ from django.core.management import CommandError, call_command
 from labeling.models import Dataset
 from tests.factories import make_dataset, make_image
 from training.models import EvalResult, TrainingRun
-from training.zeroshot import service as zs
+from training.services import zeroshot as zs
+from training.services.zeroshot import ZeroShotInputError, zeroshot_requests_build
 from training.zeroshot.evaluate import load_templates
-from training.zeroshot.service import ZeroShotInputError, zeroshot_requests_build
 
 
 def test_it_ships_the_80_openai_imagenet_templates() -> None:

@@ -12,8 +12,8 @@ from labeling.classnames import builtin
 from labeling.models import Dataset
 from tests.labeling.test_import_support import run_import, write_images
 from training.models import EvalResult
+from training.services import zeroshot as zs
 from training.zeroshot import evaluate as zeroshot_evaluate
-from training.zeroshot import service as zs
 
 pytestmark = pytest.mark.django_db
 WNIDS = ["n01440764", "n01443537", "n01484850", "n01491361", "n01494475"]

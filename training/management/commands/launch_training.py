@@ -8,8 +8,8 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from training.mixtures import preset_names
-from training.selectors import training_queue_positions
-from training.services import TrainingInputError, training_run_create, training_run_preview
+from training.selectors.runs import training_queue_positions
+from training.services.runs import TrainingInputError, training_run_create, training_run_preview
 
 
 class Command(BaseCommand):

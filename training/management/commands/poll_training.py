@@ -5,7 +5,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 
-from training.services import training_runs_poll
+from training.services.runs import training_runs_poll
 
 
 class Command(BaseCommand):

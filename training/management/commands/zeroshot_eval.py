@@ -7,8 +7,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from labeling.models import Dataset
+from training.services.zeroshot import ZeroShotInputError, zeroshot_evaluate_request, zeroshot_requests_build
 from training.zeroshot.evaluate import load_templates
-from training.zeroshot.service import ZeroShotInputError, zeroshot_evaluate_request, zeroshot_requests_build
 
 
 class Command(BaseCommand):

@@ -16,21 +16,21 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
-from .backends import BackendError, get_backend
-from .backends import local as local_backend
-from .backends import slurm as slurm_backend
-from .backends.logparse import checkpoint_complete, list_checkpoints, parse_progress, read_tail
-from .guards import DispatchRefused, backend_options_check, model_name_ok, training_shards_check
-from .mixtures import MixtureError, MixturePlan, Source, plan_mixture, preset_sources
-from .models import TrainingRun
-from .placement import (
+from training.backends import BackendError, get_backend
+from training.backends import local as local_backend
+from training.backends import slurm as slurm_backend
+from training.backends.logparse import checkpoint_complete, list_checkpoints, parse_progress, read_tail
+from training.guards import DispatchRefused, backend_options_check, model_name_ok, training_shards_check
+from training.mixtures import MixtureError, MixturePlan, Source, plan_mixture, preset_sources
+from training.models import TrainingRun
+from training.services.placement import (
     PlacementError,
     place_soon,
     train_host_name,
     training_run_check_fits,
     training_run_release_gpus,
 )
-from .specs import PRECISIONS, RunSpec, SpecError, check_model, model_config_path, split_batch
+from training.specs import PRECISIONS, RunSpec, SpecError, check_model, model_config_path, split_batch
 
 log = logging.getLogger(__name__)
 LAUNCH_TIMEOUT_MINUTES = 10
@@ -80,7 +80,7 @@ def mixture_plan(*, mixture: dict[str, Any]) -> MixturePlan:
 
 
 def _spec_for(run: TrainingRun, *, resume: bool = False) -> RunSpec:
-    from .specs import BatchSplit
+    from training.specs import BatchSplit
 
     return RunSpec(
         name=run.name, logs_dir=run.logs_dir, data_args=MixturePlan(**run.plan).args(), model=run.model,
@@ -186,7 +186,7 @@ def training_run_create(*, created_by: Any = None, **params: Any) -> TrainingRun
 
 
 def _enqueue_launch(run: TrainingRun) -> None:
-    from .tasks import launch_training_run
+    from training.tasks.runs import launch_training_run
 
     if run.backend == TrainingRun.Backend.LOCAL:
         place_soon()  # the pass sends the launch to the chosen host's queue
@@ -303,7 +303,7 @@ def _enqueue_evaluation(run: TrainingRun) -> None:
     datasets = list((run.backend_options or {}).get("eval_datasets") or [])
     if not datasets:
         return
-    from .zeroshot.service import ZeroShotInputError, zeroshot_request_enqueue
+    from training.services.zeroshot import ZeroShotInputError, zeroshot_request_enqueue
 
     run.save(update_fields=["checkpoints"])  # the requests read the run's checkpoints
     try:
@@ -358,8 +358,8 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
         if run.backend == TrainingRun.Backend.LOCAL and run.host != train_host_name():
             # Only the launching host can signal its process: its next poll does (see
             # training_run_poll); ask that host for one now, on its own queue.
-            from .placement import train_host_queue
-            from .tasks import poll_training_runs
+            from training.services.placement import train_host_queue
+            from training.tasks.runs import poll_training_runs
 
             queue = train_host_queue(run.host) if run.host else "train"
             transaction.on_commit(lambda: poll_training_runs.apply_async(queue=queue))

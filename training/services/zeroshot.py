@@ -16,10 +16,9 @@ from django.db.models import F
 
 from labeling.classnames import ClassSpace, looks_like_ids
 from labeling.models import Dataset
-
-from ..guards import DispatchRefused, checkpoint_path_check, looks_like_path, model_name_ok
-from ..models import EvalResult, TrainingRun
-from ..specs import MODEL_CONFIG_DIR
+from training.guards import DispatchRefused, checkpoint_path_check, looks_like_path, model_name_ok
+from training.models import EvalResult, TrainingRun
+from training.specs import MODEL_CONFIG_DIR
 
 
 class ZeroShotInputError(ValueError):
@@ -142,7 +141,7 @@ def zeroshot_requests_build(*, training_run: int | None = None, model: str = "",
 
 
 def zeroshot_request_enqueue(**params: Any) -> dict[str, Any]:
-    from ..tasks import zeroshot_eval
+    from training.tasks.runs import zeroshot_eval
 
     requests = zeroshot_requests_build(**params)
     if requests and requests[0].get("training_run"):
@@ -167,7 +166,7 @@ def zeroshot_evaluate_request(*, request: dict[str, Any], templates: list[str] |
                               progress: Any = None) -> list[EvalResult]:
     """Evaluate one checkpoint on the requested test sets (standard and/or clean); idempotent:
     a rerun replaces the rows for the same checkpoint, test set and mode."""
-    from .evaluate import class_weights, evaluate, load_model, load_templates
+    from training.zeroshot.evaluate import class_weights, evaluate, load_model, load_templates
 
     device = request.get("device") or _default_device()
     templates = templates or load_templates()

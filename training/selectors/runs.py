@@ -10,8 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from domainsieve.auth import RESEARCHER, has_role
-
-from .models import EvalResult, TrainGpu, TrainHost, TrainingRun
+from training.models import EvalResult, TrainGpu, TrainHost, TrainingRun
 
 
 def training_run_get(*, user: Any, run_id: int) -> TrainingRun:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -18,10 +17,8 @@ from rest_framework.views import APIView
 from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import IsResearcher
 from domainsieve.ids import parse_id
-
-from .models import EvalResult, TrainGpu, TrainHost, TrainingRun
-from .placement import MAX_PRIORITY, PlacementError, training_run_set_priority
-from .selectors import (
+from training.models import EvalResult, TrainGpu, TrainHost, TrainingRun
+from training.selectors.runs import (
     eval_result_list,
     train_host_list,
     training_queue_list,
@@ -29,7 +26,8 @@ from .selectors import (
     training_run_get,
     training_run_list,
 )
-from .services import (
+from training.services.placement import MAX_PRIORITY, PlacementError, training_run_set_priority
+from training.services.runs import (
     TrainingInputError,
     run_log_tail,
     training_run_cancel,
@@ -274,7 +272,7 @@ class EvalResultListApi(generics.ListAPIView):
 
     @extend_schema(request=EvalRequestIn, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
-        from .zeroshot.service import ZeroShotInputError, zeroshot_request_enqueue
+        from training.services.zeroshot import ZeroShotInputError, zeroshot_request_enqueue
 
         data = EvalRequestIn(data=request.data)
         data.is_valid(raise_exception=True)
@@ -284,15 +282,3 @@ class EvalResultListApi(generics.ListAPIView):
             return _bad(exc)
         return Response(request_out, status=status.HTTP_202_ACCEPTED)
 
-
-urlpatterns = [
-    path("training-runs/", TrainingRunListApi.as_view(), name="api-training-runs"),
-    path("training-runs/<int:run_id>/", TrainingRunDetailApi.as_view(), name="api-training-run"),
-    path("training-runs/<int:run_id>/log/", TrainingRunLogApi.as_view(), name="api-training-run-log"),
-    path("training-runs/<int:run_id>/cancel/", TrainingRunCancelApi.as_view(), name="api-training-run-cancel"),
-    path("training-runs/<int:run_id>/resume/", TrainingRunResumeApi.as_view(), name="api-training-run-resume"),
-    path("training-runs/<int:run_id>/priority/", TrainingRunPriorityApi.as_view(), name="api-training-run-priority"),
-    path("train-hosts/", TrainHostListApi.as_view(), name="api-train-hosts"),
-    path("train-queue/", TrainQueueApi.as_view(), name="api-train-queue"),
-    path("eval-results/", EvalResultListApi.as_view(), name="api-eval-results"),
-]

@@ -10,8 +10,8 @@ from dataclasses import dataclass, field
 from statistics import mean
 from typing import Any
 
-from .mixtures import rendition_fraction
-from .models import EvalResult, TrainingRun
+from training.mixtures import rendition_fraction
+from training.models import EvalResult, TrainingRun
 
 COLUMNS = ("natural_standard", "natural_clean", "rendition_standard", "rendition_clean")
 

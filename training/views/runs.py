@@ -17,20 +17,19 @@ from domainsieve.api_errors import INT32_MAX, INT64_MAX
 from domainsieve.auth import RESEARCHER, role_required
 from domainsieve.ids import parse_id
 from labeling.models import Dataset
-
-from .defaults import run_form_initial
-from .mixtures import preset_names
-from .models import EvalResult, TrainingRun
-from .placement import PlacementError, training_run_set_priority
-from .results import COLUMNS, detail_csv, figure3_svgs, table2, table2_csv
-from .selectors import (
+from training.defaults import run_form_initial
+from training.mixtures import preset_names
+from training.models import EvalResult, TrainingRun
+from training.selectors.results import COLUMNS, detail_csv, figure3_svgs, table2, table2_csv
+from training.selectors.runs import (
     train_host_list,
     training_queue_list,
     training_queue_positions,
     training_run_get,
     training_run_list,
 )
-from .services import (
+from training.services.placement import PlacementError, training_run_set_priority
+from training.services.runs import (
     TrainingInputError,
     run_log_tail,
     training_run_cancel,
@@ -38,7 +37,7 @@ from .services import (
     training_run_preview,
     training_run_resume,
 )
-from .specs import PRECISIONS
+from training.specs import PRECISIONS
 
 
 class RunForm(forms.Form):
@@ -143,7 +142,7 @@ def run_action(request: HttpRequest, run_id: int, action: str) -> HttpResponse:
             training_run_resume(run=run)
             messages.success(request, f"{run.name} queued to resume from its latest checkpoint.")
         elif action == "evaluate":
-            from .zeroshot.service import ZeroShotInputError, zeroshot_request_enqueue
+            from training.services.zeroshot import ZeroShotInputError, zeroshot_request_enqueue
 
             try:
                 out = zeroshot_request_enqueue(training_run=run.id, datasets=[int(d) for d in request.POST.getlist("datasets")],

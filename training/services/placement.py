@@ -33,8 +33,8 @@ from django.db import DatabaseError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
-from .hostinfo import GpuInfo
-from .models import TrainGpu, TrainHost, TrainingRun
+from training.hostinfo import GpuInfo
+from training.models import TrainGpu, TrainHost, TrainingRun
 
 log = logging.getLogger(__name__)
 MAX_PRIORITY = 1000
@@ -163,7 +163,7 @@ def training_queue_place() -> list[int]:
 
     Cost: one transaction that locks the up hosts' rows and the waiting runs' rows, two reads and
     one UPDATE per placed run; safe to call from anywhere, any number of times."""
-    from .tasks import launch_training_run
+    from training.tasks.runs import launch_training_run
 
     now = timezone.now()
     placed: list[tuple[int, str]] = []

@@ -1,4 +1,4 @@
-"""Thin Celery adapters on the ``train`` queue (routed by module name): take ids, call a service.
+"""Thin Celery adapters on the ``train`` queue (routed by task name): take ids, call a service.
 A local run's launch goes to its host's own queue, ``train.<host>`` (``placement``).
 
 None of these waits for training: launch returns once the process or job exists, polls are short.
@@ -8,19 +8,19 @@ from __future__ import annotations
 from celery import shared_task
 
 
-@shared_task(acks_late=True)
+@shared_task(name="training.tasks.launch_training_run", acks_late=True)
 def launch_training_run(run_id: int) -> None:
-    from .services import training_run_launch
+    from training.services.runs import training_run_launch
 
     training_run_launch(run_id=run_id)
 
 
-@shared_task
+@shared_task(name="training.tasks.poll_training_runs")
 def poll_training_runs() -> int:
     """Beat's sweep: Slurm runs and this host's local runs, silent hosts, a placement pass (each
     train host also does the last three on its own heartbeat)."""
-    from .placement import train_hosts_mark_lost, training_queue_place
-    from .services import training_runs_poll
+    from training.services.placement import train_hosts_mark_lost, training_queue_place
+    from training.services.runs import training_runs_poll
 
     polled = training_runs_poll()
     train_hosts_mark_lost()
@@ -28,8 +28,8 @@ def poll_training_runs() -> int:
     return polled
 
 
-@shared_task(acks_late=True)
+@shared_task(name="training.tasks.zeroshot_eval", acks_late=True)
 def zeroshot_eval(eval_request: dict) -> int:
-    from .zeroshot.service import zeroshot_request_run
+    from training.services.zeroshot import zeroshot_request_run
 
     return len(zeroshot_request_run(request=eval_request))
