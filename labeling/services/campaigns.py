@@ -1,5 +1,8 @@
 """Services (writes): campaigns, leases and annotations.
 
+The rules of leasing are stated in ``labeling.leasing`` (cited here by number); this module drives
+either statement set (``leasing_statements``) by them.
+
 Concurrency model. Every write that changes how many labels an item has or may get (a new lease,
 a new annotation) holds the item's row lock (SELECT ... FOR UPDATE). Leasing picks candidates with
 SKIP LOCKED, so concurrent annotators never wait on each other, and then recounts labels and live
@@ -23,6 +26,7 @@ from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from labeling import leasing
 from labeling.domains import domain_from_any
 from labeling.models import (
     AnnotatorPause,
@@ -35,10 +39,6 @@ from labeling.models import (
 from labeling.services import campaigns_orm, campaigns_pg
 
 BULK_BATCH = 2000
-# Extra candidates locked beyond the page size, so that rows found full on recount can be replaced.
-_OVERFETCH = 2
-# Looks for free candidates when other callers' locks left the page short.
-_ATTEMPTS = 3
 
 
 class CampaignError(ValueError):
@@ -307,8 +307,10 @@ def campaign_set_status(*, campaign: Campaign, status: str) -> Campaign:
     return campaign
 
 
-def _statements() -> Any:
-    """PostgreSQL's statements where they can run (unless LABELING_PG_STATEMENTS is off), else the ORM's."""
+def leasing_statements() -> leasing.Statements:
+    """The statements leasing and submitting run: PostgreSQL's where they can run (unless the
+    setting ``LABELING_PG_STATEMENTS`` is off), else the portable ORM's. Both obey
+    ``labeling.leasing``; the setting is how tests run the rules against each."""
     if connection.vendor == "postgresql" and settings.LABELING_PG_STATEMENTS:
         return campaigns_pg
     return campaigns_orm
@@ -337,68 +339,71 @@ def campaign_next_items(*, campaign: Campaign, annotator: Any, n: int = 25,
     Precondition: ``campaign`` came from ``get_campaign_for_user`` for ``annotator`` (it checks
     membership; the statements below trust it).
 
-    Never an item the caller labeled, never one whose labels plus live leases of others reach its
-    target_k; gold items (if any) fill about ``gold_rate`` of the page and look like any other.
-    A campaign that is not active, or has nothing left for the caller, gives an empty list. The
-    items carry ``width`` and ``height`` of their image; fields a page does not need are deferred.
-    AnnotatorPausedError when the annotator is paused on, or excluded from, the campaign.
+    The rules are ``labeling.leasing``'s: never an item the caller labeled, never one whose labels
+    plus live leases of others reach its target_k; gold items (if any) fill about ``gold_rate`` of
+    the page and look like any other. A campaign that is not active, or has nothing left for the
+    caller, gives an empty list. The items carry ``width`` and ``height`` of their image; fields a
+    page does not need are deferred. AnnotatorPausedError when the annotator is paused on, or
+    excluded from, the campaign. Cost on PostgreSQL: the pause check, then 4 statements for a page
+    (6 when it has gold), 2 when the caller's own leases fill it; more only when other callers
+    hold the candidates (rule 9).
     """
-    if campaign.status != Campaign.Status.ACTIVE or n <= 0:
+    if campaign.status != Campaign.Status.ACTIVE or n <= 0:  # rule 1
         return []
     annotator_pause_check(campaign=campaign, annotator=annotator)
-    sql = _statements()
+    sql = leasing_statements()
     rng = rng or random.Random()
     me = annotator.pk
     now = timezone.now()
-    expires = now + timedelta(minutes=campaign.lease_minutes)
+    expires = leasing.lease_expiry(now=now, lease_minutes=campaign.lease_minutes)
     with transaction.atomic():
-        own = sql.refresh_own_leases(campaign_id=campaign.id, me=me, now=now, expires=expires, n=n)
+        own = sql.refresh_own_leases(campaign_id=campaign.id, me=me, now=now, expires=expires, n=n)  # rule 3
         need = n - len(own)
         chosen: list[int] = []
         gold_ids: list[int] = []
         # Own leases are read with the first candidates, so a full page costs one read.
         pages = sql.page_items(item_ids=own, me=me, now=now) if need <= 0 else {}
         if need > 0:
-            n_gold = sum(rng.random() < campaign.gold_rate for _ in range(need)) if campaign.gold_rate else 0
+            n_gold = leasing.gold_count(slots=need, gold_rate=campaign.gold_rate, rng=rng)
             to_read = list(own)
-            for attempt in range(_ATTEMPTS):
+            for attempt in range(leasing.ATTEMPTS):  # rule 9
                 # Rows other callers hold are skipped, not waited for; a short page may only mean
                 # they are busy, so look again briefly before calling the pool dry.
                 want = need - n_gold - len(chosen)
                 locked = sql.lock_candidates(campaign_id=campaign.id, ordering=campaign.ordering, me=me, now=now,
-                                             gold=False, limit=want + _OVERFETCH, exclude=chosen)
+                                             gold=False, limit=want + leasing.OVERFETCH, exclude=chosen)
                 pages |= sql.page_items(item_ids=to_read + locked, me=me, now=now)
                 to_read = []
-                chosen += [item_id for item_id in locked if pages[item_id].room > 0][:want]
-                if len(chosen) >= need - n_gold or len(locked) >= want + _OVERFETCH:
+                chosen += [item_id for item_id in locked if pages[item_id].room > 0][:want]  # rule 4
+                if len(chosen) >= need - n_gold or len(locked) >= want + leasing.OVERFETCH:
                     break
                 # Short: either the pool is dry for this caller (answer now) or other callers'
                 # transactions hold candidates (they last milliseconds: look again shortly).
                 if not sql.lock_candidates(campaign_id=campaign.id, ordering=campaign.ordering, me=me, now=now,
                                            gold=False, limit=1, exclude=chosen + locked, lock=False):
                     break
-                time.sleep(0.01 * (attempt + 1))
-            if chosen and n_gold:
+                time.sleep(leasing.RETRY_PAUSE_SECONDS * (attempt + 1))
+            if chosen and n_gold:  # rule 7
                 gold_ids = sql.lock_candidates(campaign_id=campaign.id, ordering=campaign.ordering, me=me, now=now,
                                                gold=True, limit=n_gold)
                 pages |= sql.page_items(item_ids=gold_ids, me=me, now=now)
             new = chosen + gold_ids
             if new:
                 sql.write_leases(item_ids=new, me=me, now=now, expires=expires)
-            elif not own:
+            elif not own:  # rule 13
                 _finish_if_complete(campaign=campaign, now=now)
         ids = own + chosen
         # Gold items land at random places in the page so nothing marks them out.
         for gold_id in gold_ids:
             ids.insert(rng.randint(len(own), len(ids)), gold_id)
     page = [pages[i] for i in ids]
-    if campaign.ordering == Campaign.Ordering.PREDICTED_GROUPS:
-        page.sort(key=lambda item: (item.predicted_label is None, item.predicted_label or ""))
+    if campaign.ordering in leasing.GROUPED_PAGES:
+        page.sort(key=leasing.group_key)
     return page
 
 
 def _finish_if_complete(*, campaign: Campaign, now: Any) -> None:
-    """Mark the campaign finished once every regular item has its labels and no lease is live."""
+    """Rule 13: mark the campaign finished once every regular item has its labels and no lease is live."""
     open_items = CampaignItem.objects.filter(campaign=campaign, is_gold=False, labels_count__lt=F("target_k"))
     if not open_items.exists() and not Lease.objects.filter(item__campaign=campaign, expires_at__gt=now).exists():
         Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.ACTIVE).update(status=Campaign.Status.FINISHED)
@@ -455,15 +460,16 @@ def annotations_submit(*, campaign: Campaign, annotator: Any, entries: Sequence[
     cleaned = _clean_entries(campaign=campaign, entries=entries)
     if not cleaned:
         return {"created": 0, "updated": 0, "unchanged": 0}
-    sql = _statements()
+    sql = leasing_statements()
     me = annotator.pk
     ids = sorted(item for item, _, _ in cleaned)
     now = timezone.now()
     # Items are locked in id order (concurrent batches never deadlock); what the caller holds on
     # them is read after the locks, by a fresh statement.
     state = sql.lock_submit_state(campaign_id=campaign.id, me=me, item_ids=ids)
+    # Rule 11: a new label on an expired lease of a regular item needs room.
     late = [i for i in ids if i in state.items and i not in state.annotations and i in state.leases
-            and state.leases[i] <= now and not state.items[i]]
+            and not leasing.is_live(expires_at=state.leases[i], now=now) and not state.items[i]]
     room = {i: item.room for i, item in sql.page_items(item_ids=late, me=me, now=now).items()}
     errors: list[dict[str, Any]] = []
     for item_id, _, _ in cleaned:

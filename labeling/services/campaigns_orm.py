@@ -3,21 +3,25 @@
 The portable twin of ``campaigns_pg``: the same functions, written with the ORM for any database
 (the SQLite demo, or PostgreSQL with ``LABELING_PG_STATEMENTS=false``). They take more and
 costlier statements than the hand-written ones; ``campaigns.campaign_next_items`` and
-``campaigns.annotations_submit`` drive both the same way.
+``campaigns.annotations_submit`` drive both the same way. The rules they apply are stated in
+``labeling.leasing`` (cited by number below); each function's contract is the docstring of its
+namesake in ``labeling.leasing.Statements``.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
 
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
+from django.db.models import Count, Exists, F, OrderBy, OuterRef, QuerySet, Subquery, Value
 from django.db.models.functions import Coalesce
 
-from labeling.models import Annotation, AnnotationHistory, Campaign, CampaignItem, Lease
-from labeling.services.campaigns_pg import SubmitState
+from labeling import leasing
+from labeling.leasing import SubmitState
+from labeling.models import Annotation, AnnotationHistory, CampaignItem, Lease
 
 
 def _live_leases_of_others(*, annotator_id: int, now: datetime) -> QuerySet[Lease]:
+    # Rule 4 counts them against an item's room; live: rule 2.
     return Lease.objects.filter(item=OuterRef("pk"), expires_at__gt=now).exclude(annotator_id=annotator_id)
 
 
@@ -26,19 +30,15 @@ def _others_live_count(*, me: int, now: datetime) -> Coalesce:
                              .annotate(c=Count("id")).values("c")[:1]), Value(0))
 
 
-def _candidate_order(campaign_ordering: str) -> list[object]:
-    if campaign_ordering == Campaign.Ordering.PREDICTED_GROUPS:
-        # Homogeneous pages: most tiles of a page share a predicted class and need no key press.
-        return [F("predicted_label").asc(nulls_last=True), "sort_key"]
-    if campaign_ordering == Campaign.Ordering.UNCERTAINTY:
-        return [F("uncertainty").desc(nulls_last=True), "sort_key"]
-    if campaign_ordering == Campaign.Ordering.DISAGREEMENT:
-        return [F("distinct_labels").desc(), "sort_key"]
-    return ["sort_key"]
+def _order_by(keys: Sequence[leasing.SortKey]) -> list[OrderBy]:
+    """Rule 8: ``leasing.ORDER`` as order_by() arguments (``DISTINCT_LABELS`` is annotated under
+    that name by ``lock_candidates``)."""
+    return [F(key.field).desc(nulls_last=key.nulls_last or None) if key.descending
+            else F(key.field).asc(nulls_last=key.nulls_last or None) for key in keys]
 
 
 def refresh_own_leases(*, campaign_id: int, me: int, now: datetime, expires: datetime, n: int) -> list[int]:
-    # Only the caller touches its own leases, so they need no row lock.
+    # Rule 3. Only the caller touches its own leases, so they need no row lock.
     own = list(Lease.objects
                .filter(item__campaign_id=campaign_id, annotator_id=me, expires_at__gt=now)
                .exclude(item__annotations__annotator_id=me)
@@ -52,28 +52,30 @@ def lock_candidates(*, campaign_id: int, ordering: str, me: int, now: datetime, 
                     exclude: Sequence[int] = (), lock: bool = True) -> list[int]:
     if limit <= 0:
         return []
-    queryset = (
+    queryset = (  # rule 5
         CampaignItem.objects.filter(campaign_id=campaign_id, is_gold=gold)
         .exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), annotator_id=me)))
         .exclude(Exists(Lease.objects.filter(item=OuterRef("pk"), annotator_id=me, expires_at__gt=now)))
     )
     if exclude:
         queryset = queryset.exclude(id__in=exclude)
-    if not gold:
+    if not gold:  # rule 4 (gold: rule 7); the first filter is the partial index's condition
         queryset = (queryset.filter(labels_count__lt=F("target_k"))
                     .annotate(others_live=_others_live_count(me=me, now=now))
                     .filter(labels_count__lt=F("target_k") - F("others_live")))
-    if ordering == Campaign.Ordering.DISAGREEMENT:
+    keys = leasing.ORDER[ordering]
+    if any(key.field == leasing.DISTINCT_LABELS for key in keys):
         distinct = Subquery(Annotation.objects.filter(item=OuterRef("pk")).order_by().values("item")
                             .annotate(c=Count("label", distinct=True)).values("c")[:1])
-        queryset = queryset.annotate(distinct_labels=Coalesce(distinct, Value(0)))
-    queryset = queryset.order_by(*_candidate_order(ordering))
-    if lock:
+        queryset = queryset.annotate(**{leasing.DISTINCT_LABELS: Coalesce(distinct, Value(0))})
+    queryset = queryset.order_by(*_order_by(keys))
+    if lock:  # rule 9
         queryset = queryset.select_for_update(skip_locked=True, of=("self",))
     return list(queryset.values_list("id", flat=True)[:limit])
 
 
 def page_items(*, item_ids: Sequence[int], me: int, now: datetime) -> dict[int, CampaignItem]:
+    # Rule 4: room, counted after the caller's locks.
     if not item_ids:
         return {}
     return {item.id: item for item in CampaignItem.objects.filter(id__in=item_ids)
@@ -83,7 +85,7 @@ def page_items(*, item_ids: Sequence[int], me: int, now: datetime) -> dict[int, 
 
 
 def write_leases(*, item_ids: Sequence[int], me: int, now: datetime, expires: datetime) -> None:
-    # Expired leases on these items are reclaimed: the pool got them back.
+    # Rule 10. Expired leases on these items are reclaimed: the pool got them back.
     Lease.objects.filter(item_id__in=item_ids, expires_at__lte=now).delete()
     Lease.objects.bulk_create([Lease(item_id=i, annotator_id=me, expires_at=expires) for i in item_ids],
                               ignore_conflicts=True)
