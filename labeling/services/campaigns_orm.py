@@ -85,10 +85,12 @@ def page_items(*, item_ids: Sequence[int], me: int, now: datetime) -> dict[int, 
 
 
 def write_leases(*, item_ids: Sequence[int], me: int, now: datetime, expires: datetime) -> None:
-    # Rule 10. Expired leases on these items are reclaimed: the pool got them back.
-    Lease.objects.filter(item_id__in=item_ids, expires_at__lte=now).delete()
+    # Rule 10: expired leases of others on these items are reclaimed (the pool got them back); an
+    # expired lease of the caller's own is renewed in place, like the upsert of ``campaigns_pg``.
+    Lease.objects.filter(item_id__in=item_ids, expires_at__lte=now).exclude(annotator_id=me).delete()
     Lease.objects.bulk_create([Lease(item_id=i, annotator_id=me, expires_at=expires) for i in item_ids],
-                              ignore_conflicts=True)
+                              update_conflicts=True, unique_fields=["item", "annotator"],
+                              update_fields=["expires_at", "created_at"])
 
 
 def lock_submit_state(*, campaign_id: int, me: int, item_ids: Sequence[int]) -> SubmitState:
