@@ -8,6 +8,7 @@ are headed by the rule they hold the code to. The first test holds both sets to 
 """
 from __future__ import annotations
 
+import inspect
 import random
 import threading
 from collections import Counter
@@ -71,6 +72,15 @@ def rng_drawing(*, gold: int, of: int, rate: float) -> random.Random:
 
 def test_it_runs_the_statement_set_the_setting_picks(statement_set: str) -> None:
     assert leasing_statements() is (campaigns_pg if statement_set == "postgresql" else campaigns_orm)
+
+
+def test_it_gives_both_statement_sets_the_signatures_of_the_protocol() -> None:
+    for name in ("refresh_own_leases", "lock_candidates", "page_items", "write_leases", "lock_submit_state",
+                 "write_annotations"):
+        spec = inspect.signature(getattr(leasing.Statements, name))
+        wanted = spec.replace(parameters=list(spec.parameters.values())[1:])  # without self
+        for module in (campaigns_pg, campaigns_orm):
+            assert inspect.signature(getattr(module, name)) == wanted, (module.__name__, name)
 
 
 # The rules as Python (leasing.eligible, leasing.room, leasing.ORDER) against the statements.
