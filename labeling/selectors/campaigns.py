@@ -13,6 +13,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from domainsieve.auth import RESEARCHER, has_role
+from labeling.leasing import lease_cap
 from labeling.models import Annotation, Campaign, CampaignItem, Image, Lease
 
 # Statuses an annotator may see; researchers and admins see every campaign.
@@ -76,19 +77,19 @@ def get_campaign_for_user(*, user: Any, campaign_id: int, fields: Sequence[str] 
 # A campaign's item set and each item's target_k are frozen at creation (turning an item into a
 # gold item changes neither), so its label slots are counted once per process.
 _SLOTS: dict[int, int] = {}
-LEASE_SHARE = 4  # one annotator holds at most 1/LEASE_SHARE of a campaign's label slots
 
 
 def campaign_lease_cap(*, campaign: Campaign) -> int:
-    """How many live leases one annotator may hold in ``campaign``: a quarter of its label slots
-    (sum of target_k over its items), at least 1. Large campaigns never feel it (a grid with two
-    pages prefetched holds 75); small ones stay shared, so no annotator holds half of a 30-item
-    campaign in prefetch. Cost: one aggregate the first time per process."""
+    """How many live leases one annotator may hold in ``campaign`` (``labeling.leasing`` rule 12):
+    a quarter of its label slots (sum of target_k over its items), at least 1. Large campaigns
+    never feel it (a grid with two pages prefetched holds 75); small ones stay shared, so no
+    annotator holds half of a 30-item campaign in prefetch. Cost: one aggregate the first time per
+    process."""
     slots = _SLOTS.get(campaign.id)
     if slots is None:
         slots = CampaignItem.objects.filter(campaign_id=campaign.id).aggregate(s=Sum("target_k"))["s"] or 0
         _SLOTS[campaign.id] = slots
-    return max(1, -(-slots // LEASE_SHARE))
+    return lease_cap(label_slots=slots)
 
 
 def campaign_item_counts(*, campaign: Campaign) -> dict[str, int]:

@@ -1,5 +1,8 @@
 """Services (writes): campaigns, leases and annotations.
 
+The rules of leasing are stated in ``labeling.leasing`` (cited here by number); this module drives
+either statement set (``leasing_statements``) by them.
+
 Concurrency model. Every write that changes how many labels an item has or may get (a new lease,
 a new annotation) holds the item's row lock (SELECT ... FOR UPDATE). Leasing picks candidates with
 SKIP LOCKED, so concurrent annotators never wait on each other, and then recounts labels and live
@@ -20,14 +23,12 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import Group
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F, OuterRef, QuerySet, Subquery, Value
-from django.db.models.functions import Coalesce
+from django.db.models import F
 from django.utils import timezone
 
+from labeling import leasing
 from labeling.domains import domain_from_any
 from labeling.models import (
-    Annotation,
-    AnnotationHistory,
     AnnotatorPause,
     Campaign,
     CampaignItem,
@@ -35,14 +36,9 @@ from labeling.models import (
     Image,
     Lease,
 )
-from labeling.services import campaigns_pg
-from labeling.services.campaigns_pg import SubmitState
+from labeling.services import campaigns_orm, campaigns_pg
 
 BULK_BATCH = 2000
-# Extra candidates locked beyond the page size, so that rows found full on recount can be replaced.
-_OVERFETCH = 2
-# Looks for free candidates when other callers' locks left the page short.
-_ATTEMPTS = 3
 
 
 class CampaignError(ValueError):
@@ -311,115 +307,13 @@ def campaign_set_status(*, campaign: Campaign, status: str) -> Campaign:
     return campaign
 
 
-def _live_leases_of_others(*, annotator_id: int, now: Any) -> QuerySet[Lease]:
-    return Lease.objects.filter(item=OuterRef("pk"), expires_at__gt=now).exclude(annotator_id=annotator_id)
-
-
-def _others_live_count(*, me: int, now: Any) -> Coalesce:
-    return Coalesce(Subquery(_live_leases_of_others(annotator_id=me, now=now).order_by().values("item")
-                             .annotate(c=Count("id")).values("c")[:1]), Value(0))
-
-
-def _candidate_order(campaign_ordering: str) -> list[Any]:
-    if campaign_ordering == Campaign.Ordering.PREDICTED_GROUPS:
-        # Homogeneous pages: most tiles of a page share a predicted class and need no key press.
-        return [F("predicted_label").asc(nulls_last=True), "sort_key"]
-    if campaign_ordering == Campaign.Ordering.UNCERTAINTY:
-        return [F("uncertainty").desc(nulls_last=True), "sort_key"]
-    if campaign_ordering == Campaign.Ordering.DISAGREEMENT:
-        return [F("distinct_labels").desc(), "sort_key"]
-    return ["sort_key"]
-
-
-class _OrmStatements:
-    """The statements of leasing and submitting, written with the ORM for any database (the SQLite
-    demo). ``campaigns_pg`` has the same functions as PostgreSQL statements, fewer and cheaper;
-    both are run by the same rules below."""
-
-    @staticmethod
-    def refresh_own_leases(*, campaign_id: int, me: int, now: Any, expires: Any, n: int) -> list[int]:
-        # Only the caller touches its own leases, so they need no row lock.
-        own = list(Lease.objects
-                   .filter(item__campaign_id=campaign_id, annotator_id=me, expires_at__gt=now)
-                   .exclude(item__annotations__annotator_id=me)
-                   .order_by("id").values_list("item_id", flat=True)[:n])
-        if own:
-            Lease.objects.filter(item_id__in=own, annotator_id=me).update(expires_at=expires)
-        return own
-
-    @staticmethod
-    def lock_candidates(*, campaign_id: int, ordering: str, me: int, now: Any, gold: bool, limit: int,
-                        exclude: Sequence[int] = (), lock: bool = True) -> list[int]:
-        if limit <= 0:
-            return []
-        queryset = (
-            CampaignItem.objects.filter(campaign_id=campaign_id, is_gold=gold)
-            .exclude(Exists(Annotation.objects.filter(item=OuterRef("pk"), annotator_id=me)))
-            .exclude(Exists(Lease.objects.filter(item=OuterRef("pk"), annotator_id=me, expires_at__gt=now)))
-        )
-        if exclude:
-            queryset = queryset.exclude(id__in=exclude)
-        if not gold:
-            queryset = (queryset.filter(labels_count__lt=F("target_k"))
-                        .annotate(others_live=_others_live_count(me=me, now=now))
-                        .filter(labels_count__lt=F("target_k") - F("others_live")))
-        if ordering == Campaign.Ordering.DISAGREEMENT:
-            distinct = Subquery(Annotation.objects.filter(item=OuterRef("pk")).order_by().values("item")
-                                .annotate(c=Count("label", distinct=True)).values("c")[:1])
-            queryset = queryset.annotate(distinct_labels=Coalesce(distinct, Value(0)))
-        queryset = queryset.order_by(*_candidate_order(ordering))
-        if lock:
-            queryset = queryset.select_for_update(skip_locked=True, of=("self",))
-        return list(queryset.values_list("id", flat=True)[:limit])
-
-    @staticmethod
-    def page_items(*, item_ids: Sequence[int], me: int, now: Any) -> dict[int, CampaignItem]:
-        if not item_ids:
-            return {}
-        return {item.id: item for item in CampaignItem.objects.filter(id__in=item_ids)
-                .only("id", "image_id", "is_gold", "predicted_label")
-                .annotate(width=F("image__width"), height=F("image__height"),
-                          room=F("target_k") - F("labels_count") - _others_live_count(me=me, now=now))}
-
-    @staticmethod
-    def write_leases(*, item_ids: Sequence[int], me: int, now: Any, expires: Any) -> None:
-        # Expired leases on these items are reclaimed: the pool got them back.
-        Lease.objects.filter(item_id__in=item_ids, expires_at__lte=now).delete()
-        Lease.objects.bulk_create([Lease(item_id=i, annotator_id=me, expires_at=expires) for i in item_ids],
-                                  ignore_conflicts=True)
-
-    @staticmethod
-    def lock_submit_state(*, campaign_id: int, me: int, item_ids: Sequence[int]) -> SubmitState:
-        items = dict(CampaignItem.objects.select_for_update().filter(campaign_id=campaign_id, id__in=item_ids)
-                     .order_by("id").values_list("id", "is_gold"))
-        annotations = {item: (pk, label) for pk, item, label in Annotation.objects
-                       .filter(item_id__in=item_ids, annotator_id=me).values_list("id", "item_id", "label")}
-        leases = dict(Lease.objects.filter(item_id__in=item_ids, annotator_id=me).values_list("item_id", "expires_at"))
-        return SubmitState(items=items, annotations=annotations, leases=leases)
-
-    @staticmethod
-    def write_annotations(*, me: int, now: Any, created: Sequence[tuple[int, str, float]],
-                          updated: Sequence[tuple[int, str, str, float]], item_ids: Sequence[int]) -> None:
-        history: list[AnnotationHistory] = []
-        for annotation_id, old, new, seconds in updated:
-            Annotation.objects.filter(id=annotation_id).update(label=new, seconds=F("seconds") + seconds,
-                                                               updated_at=now)
-            history.append(AnnotationHistory(annotation_id=annotation_id, old_label=old, new_label=new,
-                                             changed_by_id=me))
-        if created:
-            rows = Annotation.objects.bulk_create([Annotation(item_id=item, annotator_id=me, label=label,
-                                                              seconds=seconds) for item, label, seconds in created])
-            history.extend(AnnotationHistory(annotation=a, new_label=a.label, changed_by_id=me) for a in rows)
-            CampaignItem.objects.filter(id__in=[c[0] for c in created]).update(labels_count=F("labels_count") + 1)
-        AnnotationHistory.objects.bulk_create(history)
-        Lease.objects.filter(item_id__in=item_ids, annotator_id=me).delete()
-
-
-def _statements() -> Any:
-    """PostgreSQL's statements where they can run (unless LABELING_PG_STATEMENTS is off), else the ORM's."""
+def leasing_statements() -> leasing.Statements:
+    """The statements leasing and submitting run: PostgreSQL's where they can run (unless the
+    setting ``LABELING_PG_STATEMENTS`` is off), else the portable ORM's. Both obey
+    ``labeling.leasing``; the setting is how tests run the rules against each."""
     if connection.vendor == "postgresql" and settings.LABELING_PG_STATEMENTS:
         return campaigns_pg
-    return _OrmStatements
+    return campaigns_orm
 
 
 class AnnotatorPausedError(PermissionError):
@@ -445,68 +339,71 @@ def campaign_next_items(*, campaign: Campaign, annotator: Any, n: int = 25,
     Precondition: ``campaign`` came from ``get_campaign_for_user`` for ``annotator`` (it checks
     membership; the statements below trust it).
 
-    Never an item the caller labeled, never one whose labels plus live leases of others reach its
-    target_k; gold items (if any) fill about ``gold_rate`` of the page and look like any other.
-    A campaign that is not active, or has nothing left for the caller, gives an empty list. The
-    items carry ``width`` and ``height`` of their image; fields a page does not need are deferred.
-    AnnotatorPausedError when the annotator is paused on, or excluded from, the campaign.
+    The rules are ``labeling.leasing``'s: never an item the caller labeled, never one whose labels
+    plus live leases of others reach its target_k; gold items (if any) fill about ``gold_rate`` of
+    the page and look like any other. A campaign that is not active, or has nothing left for the
+    caller, gives an empty list. The items carry ``width`` and ``height`` of their image; fields a
+    page does not need are deferred. AnnotatorPausedError when the annotator is paused on, or
+    excluded from, the campaign. Cost on PostgreSQL: the pause check, then 4 statements for a page
+    (6 when it has gold), 2 when the caller's own leases fill it; more only when other callers
+    hold the candidates (rule 9).
     """
-    if campaign.status != Campaign.Status.ACTIVE or n <= 0:
+    if campaign.status != Campaign.Status.ACTIVE or n <= 0:  # rule 1
         return []
     annotator_pause_check(campaign=campaign, annotator=annotator)
-    sql = _statements()
+    sql = leasing_statements()
     rng = rng or random.Random()
     me = annotator.pk
     now = timezone.now()
-    expires = now + timedelta(minutes=campaign.lease_minutes)
+    expires = leasing.lease_expiry(now=now, lease_minutes=campaign.lease_minutes)
     with transaction.atomic():
-        own = sql.refresh_own_leases(campaign_id=campaign.id, me=me, now=now, expires=expires, n=n)
+        own = sql.refresh_own_leases(campaign_id=campaign.id, me=me, now=now, expires=expires, n=n)  # rule 3
         need = n - len(own)
         chosen: list[int] = []
         gold_ids: list[int] = []
         # Own leases are read with the first candidates, so a full page costs one read.
         pages = sql.page_items(item_ids=own, me=me, now=now) if need <= 0 else {}
         if need > 0:
-            n_gold = sum(rng.random() < campaign.gold_rate for _ in range(need)) if campaign.gold_rate else 0
+            n_gold = leasing.gold_count(slots=need, gold_rate=campaign.gold_rate, rng=rng)
             to_read = list(own)
-            for attempt in range(_ATTEMPTS):
+            for attempt in range(leasing.ATTEMPTS):  # rule 9
                 # Rows other callers hold are skipped, not waited for; a short page may only mean
                 # they are busy, so look again briefly before calling the pool dry.
                 want = need - n_gold - len(chosen)
                 locked = sql.lock_candidates(campaign_id=campaign.id, ordering=campaign.ordering, me=me, now=now,
-                                             gold=False, limit=want + _OVERFETCH, exclude=chosen)
+                                             gold=False, limit=want + leasing.OVERFETCH, exclude=chosen)
                 pages |= sql.page_items(item_ids=to_read + locked, me=me, now=now)
                 to_read = []
-                chosen += [item_id for item_id in locked if pages[item_id].room > 0][:want]
-                if len(chosen) >= need - n_gold or len(locked) >= want + _OVERFETCH:
+                chosen += [item_id for item_id in locked if pages[item_id].room > 0][:want]  # rule 4
+                if len(chosen) >= need - n_gold or len(locked) >= want + leasing.OVERFETCH:
                     break
                 # Short: either the pool is dry for this caller (answer now) or other callers'
                 # transactions hold candidates (they last milliseconds: look again shortly).
                 if not sql.lock_candidates(campaign_id=campaign.id, ordering=campaign.ordering, me=me, now=now,
                                            gold=False, limit=1, exclude=chosen + locked, lock=False):
                     break
-                time.sleep(0.01 * (attempt + 1))
-            if chosen and n_gold:
+                time.sleep(leasing.RETRY_PAUSE_SECONDS * (attempt + 1))
+            if chosen and n_gold:  # rule 7
                 gold_ids = sql.lock_candidates(campaign_id=campaign.id, ordering=campaign.ordering, me=me, now=now,
                                                gold=True, limit=n_gold)
                 pages |= sql.page_items(item_ids=gold_ids, me=me, now=now)
             new = chosen + gold_ids
             if new:
                 sql.write_leases(item_ids=new, me=me, now=now, expires=expires)
-            elif not own:
+            elif not own:  # rule 13
                 _finish_if_complete(campaign=campaign, now=now)
         ids = own + chosen
         # Gold items land at random places in the page so nothing marks them out.
         for gold_id in gold_ids:
             ids.insert(rng.randint(len(own), len(ids)), gold_id)
     page = [pages[i] for i in ids]
-    if campaign.ordering == Campaign.Ordering.PREDICTED_GROUPS:
-        page.sort(key=lambda item: (item.predicted_label is None, item.predicted_label or ""))
+    if campaign.ordering in leasing.GROUPED_PAGES:
+        page.sort(key=leasing.group_key)
     return page
 
 
 def _finish_if_complete(*, campaign: Campaign, now: Any) -> None:
-    """Mark the campaign finished once every regular item has its labels and no lease is live."""
+    """Rule 13: mark the campaign finished once every regular item has its labels and no lease is live."""
     open_items = CampaignItem.objects.filter(campaign=campaign, is_gold=False, labels_count__lt=F("target_k"))
     if not open_items.exists() and not Lease.objects.filter(item__campaign=campaign, expires_at__gt=now).exists():
         Campaign.objects.filter(pk=campaign.pk, status=Campaign.Status.ACTIVE).update(status=Campaign.Status.FINISHED)
@@ -563,15 +460,16 @@ def annotations_submit(*, campaign: Campaign, annotator: Any, entries: Sequence[
     cleaned = _clean_entries(campaign=campaign, entries=entries)
     if not cleaned:
         return {"created": 0, "updated": 0, "unchanged": 0}
-    sql = _statements()
+    sql = leasing_statements()
     me = annotator.pk
     ids = sorted(item for item, _, _ in cleaned)
     now = timezone.now()
     # Items are locked in id order (concurrent batches never deadlock); what the caller holds on
     # them is read after the locks, by a fresh statement.
     state = sql.lock_submit_state(campaign_id=campaign.id, me=me, item_ids=ids)
+    # Rule 11: a new label on an expired lease of a regular item needs room.
     late = [i for i in ids if i in state.items and i not in state.annotations and i in state.leases
-            and state.leases[i] <= now and not state.items[i]]
+            and not leasing.is_live(expires_at=state.leases[i], now=now) and not state.items[i]]
     room = {i: item.room for i, item in sql.page_items(item_ids=late, me=me, now=now).items()}
     errors: list[dict[str, Any]] = []
     for item_id, _, _ in cleaned:

@@ -1,8 +1,8 @@
 """PostgreSQL statements for the two hot calls of labeling: leasing a page and storing its labels.
 
-``campaigns.campaign_next_items`` and ``campaigns.annotations_submit`` keep the rules and the
-portable ORM version (SQLite, the embedded demo); on PostgreSQL they call these functions, which
-do the same work in the fewest statements, each a round trip:
+``campaigns.campaign_next_items`` and ``campaigns.annotations_submit`` run the statements of
+``labeling.leasing.Statements``; on PostgreSQL they call these functions, which do the work in the
+fewest statements, each a round trip:
 
 - next: refresh the caller's own live leases (1), lock free candidates FOR UPDATE SKIP LOCKED (1),
   recount their room and read the page's image fields in a fresh statement (1), write the leases
@@ -12,36 +12,44 @@ do the same work in the fewest statements, each a round trip:
   statement (1), recount room only for late labels on expired leases (rare), then one statement
   with data-modifying CTEs writes annotations, history, counters and deletes the leases (1).
 
-The statements are plain SQL with array parameters; the rules they apply are documented in
-``labeling.services.campaigns``.
+The statements are plain SQL with array parameters; the rules they apply are stated in
+``labeling.leasing`` (cited by number below), and ``campaigns_orm`` is their portable twin.
 """
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from django.db import connection
 
-from labeling.models import Campaign, CampaignItem
+from labeling import leasing
+from labeling.leasing import SubmitState
+from labeling.models import CampaignItem
 
-_ORDER_BY = {
-    Campaign.Ordering.RANDOM: "i.sort_key",
-    Campaign.Ordering.PREDICTED_GROUPS: "i.predicted_label ASC NULLS LAST, i.sort_key",
-    Campaign.Ordering.UNCERTAINTY: "i.uncertainty DESC NULLS LAST, i.sort_key",
-    Campaign.Ordering.DISAGREEMENT: (
-        "(SELECT count(DISTINCT a.label) FROM labeling_annotation a WHERE a.item_id = i.id) DESC, i.sort_key"),
-}
+_DISTINCT_LABELS = "(SELECT count(DISTINCT a.label) FROM labeling_annotation a WHERE a.item_id = i.id)"
 
-# Live leases of other annotators on item i: together with labels_count they bound what i may get.
+
+def _order_by(keys: Sequence[leasing.SortKey]) -> str:
+    """Rule 8: ``leasing.ORDER`` as an ORDER BY list over item ``i``."""
+    return ", ".join(
+        (_DISTINCT_LABELS if key.field == leasing.DISTINCT_LABELS else f"i.{key.field}")
+        + (" DESC" if key.descending else " ASC") + (" NULLS LAST" if key.nulls_last else "")
+        for key in keys)
+
+
+# Built once at import: the statements carry the same text on every call.
+_ORDER_BY = {ordering: _order_by(keys) for ordering, keys in leasing.ORDER.items()}
+
+# Rule 4: live leases of other annotators on item i (live: rule 2); with labels_count they bound
+# what i may get.
 _OTHERS_LIVE = ("(SELECT count(*) FROM labeling_lease o WHERE o.item_id = i.id AND o.expires_at > %(now)s "
                 "AND o.annotator_id <> %(me)s)")
 
 
 def refresh_own_leases(*, campaign_id: int, me: int, now: datetime, expires: datetime, n: int) -> list[int]:
-    """Extend the caller's live leases in this campaign (items it has not labeled yet); their item
-    ids, oldest lease first."""
+    """Rule 3: extend the caller's live leases in this campaign (items it has not labeled yet); their
+    item ids, oldest lease first."""
     with connection.cursor() as cursor:
         cursor.execute(
             "WITH own AS (SELECT l.id FROM labeling_lease l JOIN labeling_campaignitem i ON i.id = l.item_id "
@@ -55,14 +63,15 @@ def refresh_own_leases(*, campaign_id: int, me: int, now: datetime, expires: dat
 
 def lock_candidates(*, campaign_id: int, ordering: str, me: int, now: datetime, gold: bool, limit: int,
                     exclude: Sequence[int] = (), lock: bool = True) -> list[int]:
-    """Ids of up to ``limit`` items the caller may get, in queue order, locked FOR UPDATE SKIP LOCKED
-    (``lock=False``: unlocked, rows other transactions hold included).
+    """Ids of up to ``limit`` items the caller may get, in queue order (rule 8), locked FOR UPDATE
+    SKIP LOCKED (rule 9; ``lock=False``: unlocked, rows other transactions hold included).
 
-    Regular items must still want labels after counting other annotators' live leases; gold items
-    go to everyone who has not labeled them."""
+    Regular items need room after counting other annotators' live leases (rule 4); gold items go
+    to everyone (rule 7); neither to a caller who labeled or holds the item (rule 5)."""
     if limit <= 0:
         return []
-    # Regular items: spelled like the partial index campaign_item_open_sort, so the planner walks it.
+    # Regular items: spelled like the partial index campaign_item_open_sort, so the planner walks it
+    # (``labels_count < target_k`` is implied by the room test after it, but the index needs it).
     kind = ("i.is_gold" if gold else
             f"NOT i.is_gold AND i.labels_count < i.target_k AND i.labels_count + {_OTHERS_LIVE} < i.target_k")
     with connection.cursor() as cursor:
@@ -79,8 +88,8 @@ def lock_candidates(*, campaign_id: int, ordering: str, me: int, now: datetime, 
 
 def page_items(*, item_ids: Sequence[int], me: int, now: datetime) -> dict[int, CampaignItem]:
     """The items (id, image, is_gold, predicted_label loaded; the rest deferred) with ``width`` and
-    ``height`` of their image and their ``room`` (target_k - labels - others' live leases), read by
-    a statement that starts after the caller's locks were granted."""
+    ``height`` of their image and their ``room`` (rule 4: target_k - labels - others' live leases),
+    read by a statement that starts after the caller's locks were granted."""
     if not item_ids:
         return {}
     rows = CampaignItem.objects.raw(
@@ -92,8 +101,8 @@ def page_items(*, item_ids: Sequence[int], me: int, now: datetime) -> dict[int, 
 
 
 def write_leases(*, item_ids: Sequence[int], me: int, now: datetime, expires: datetime) -> None:
-    """Lease these (locked) items to the caller. Expired leases of others on them are deleted (the
-    pool got the items back); an expired lease of the caller's own is renewed."""
+    """Lease these (locked) items to the caller (rule 10): expired leases of others on them are
+    deleted (the pool got the items back); an expired lease of the caller's own is renewed."""
     with connection.cursor() as cursor:
         cursor.execute(
             "WITH gone AS (DELETE FROM labeling_lease WHERE item_id = ANY(%(ids)s::bigint[]) "
@@ -103,15 +112,6 @@ def write_leases(*, item_ids: Sequence[int], me: int, now: datetime, expires: da
             "ON CONFLICT (item_id, annotator_id) DO UPDATE SET expires_at = EXCLUDED.expires_at, "
             "created_at = EXCLUDED.created_at",
             {"ids": list(item_ids), "me": me, "now": now, "exp": expires})
-
-
-@dataclass(frozen=True)
-class SubmitState:
-    """The caller's standing on a batch's items, read after the items were locked."""
-
-    items: dict[int, bool]  # item id -> is_gold, for the items of this campaign
-    annotations: dict[int, tuple[int, str]]  # item id -> (annotation id, label)
-    leases: dict[int, datetime]  # item id -> expires_at
 
 
 def lock_submit_state(*, campaign_id: int, me: int, item_ids: Sequence[int]) -> SubmitState:

@@ -2,11 +2,9 @@
 from __future__ import annotations
 
 import threading
-from datetime import timedelta
 
 import pytest
 from django.db import connection
-from django.utils import timezone
 
 from labeling.models import Annotation, AnnotationHistory, Campaign, CampaignItem, Lease
 from labeling.services.campaigns import annotations_submit, campaign_create, campaign_next_items
@@ -71,19 +69,6 @@ def test_it_refuses_the_whole_batch_on_one_bad_entry(api: object, annotator: obj
         assert Annotation.objects.count() == 0 and AnnotationHistory.objects.count() == 0
     assert Lease.objects.filter(annotator=annotator).count() == 2  # leases untouched too
     assert post(client, campaign, {"nope": 1}).status_code == 400
-
-
-def test_it_takes_a_late_label_while_the_item_still_has_room(api: object, annotator: object, annotator2: object,
-                                                            campaign: Campaign) -> None:
-    client = api(annotator)
-    late, gone = campaign_next_items(campaign=campaign, annotator=annotator, n=2)
-    Lease.objects.filter(annotator=annotator).update(expires_at=timezone.now() - timedelta(minutes=1))
-    assert post(client, campaign, [{"item": late.id, "label": "natural"}]).status_code == 200
-    # Someone else took the other expired item: the late label is refused, nothing goes past k.
-    taken = campaign_next_items(campaign=campaign, annotator=annotator2, n=10)
-    assert gone.id in {i.id for i in taken}
-    response = post(client, campaign, [{"item": gone.id, "label": "natural"}])
-    assert response.status_code == 400 and "neither leased" in response.json()["detail"]
 
 
 def test_it_never_shows_other_annotators_labels(api: object, annotator: object, annotator2: object,
