@@ -29,9 +29,10 @@ The rules (code and tests cite them by number):
    regular item never has more than target_k labels and live leases together.
 7. Gold. A gold item goes to every annotator rule 5 allows, whatever its target_k and the leases
    of others. Each of the page's new slots is gold with probability ``gold_rate``
-   (``gold_count``). Gold comes only along with at least one regular item (a campaign with no
-   regular item left serves no gold), is not replaced by regular items when too few gold items
-   are left, and lands at random places among the page's new items, so nothing marks it out.
+   (``gold_count``). Gold comes only while a regular item is open to the caller (a campaign with
+   no regular item left serves no gold; a page whose every slot drew gold is all gold, never
+   empty while work remains), is not replaced by regular items when too few gold items are
+   left, and lands at random places among the page's new items, so nothing marks it out.
 8. Order. Candidates come in the campaign's ordering (``ORDER``): random (``sort_key``, drawn
    at creation), predicted class, most uncertain or most disputed first, ``sort_key`` breaking
    ties. A ``predicted_groups`` page is then grouped by predicted class, unpredicted last

@@ -366,6 +366,7 @@ def campaign_next_items(*, campaign: Campaign, annotator: Any, n: int = 25,
         if need > 0:
             n_gold = leasing.gold_count(slots=need, gold_rate=campaign.gold_rate, rng=rng)
             to_read = list(own)
+            open_seen = False  # a regular item with room came up, leased on this page or not
             for attempt in range(leasing.ATTEMPTS):  # rule 9
                 # Rows other callers hold are skipped, not waited for; a short page may only mean
                 # they are busy, so look again briefly before calling the pool dry.
@@ -374,7 +375,9 @@ def campaign_next_items(*, campaign: Campaign, annotator: Any, n: int = 25,
                                              gold=False, limit=want + leasing.OVERFETCH, exclude=chosen)
                 pages |= sql.page_items(item_ids=to_read + locked, me=me, now=now)
                 to_read = []
-                chosen += [item_id for item_id in locked if pages[item_id].room > 0][:want]  # rule 4
+                with_room = [item_id for item_id in locked if pages[item_id].room > 0]  # rule 4
+                open_seen = open_seen or bool(with_room)
+                chosen += with_room[:want]
                 if len(chosen) >= need - n_gold or len(locked) >= want + leasing.OVERFETCH:
                     break
                 # Short: either the pool is dry for this caller (answer now) or other callers'
@@ -383,7 +386,7 @@ def campaign_next_items(*, campaign: Campaign, annotator: Any, n: int = 25,
                                            gold=False, limit=1, exclude=chosen + locked, lock=False):
                     break
                 time.sleep(leasing.RETRY_PAUSE_SECONDS * (attempt + 1))
-            if chosen and n_gold:  # rule 7
+            if open_seen and n_gold:  # rule 7
                 gold_ids = sql.lock_candidates(campaign_id=campaign.id, ordering=campaign.ordering, me=me, now=now,
                                                gold=True, limit=n_gold)
                 pages |= sql.page_items(item_ids=gold_ids, me=me, now=now)

@@ -284,6 +284,18 @@ def test_it_serves_a_gold_item_to_everyone_but_only_along_regular_items(annotato
     assert campaign.status == Campaign.Status.FINISHED
 
 
+def test_a_page_whose_every_slot_drew_gold_is_gold_not_empty(annotator: object, researcher: object,
+                                                             media_root: object) -> None:
+    campaign = small_campaign(researcher, n=4, k=1, gold_rate=0.5)
+    gold = CampaignItem.objects.filter(campaign=campaign).first()
+    campaign_mark_gold(campaign=campaign, gold={gold.image_id: "natural"})
+    page = campaign_next_items(campaign=campaign, annotator=annotator, n=1, rng=rng_drawing(gold=1, of=1, rate=0.5))
+    assert ids(page) == [gold.id]  # regular items are open, so the gold page is served, not an empty one
+    campaign.refresh_from_db()
+    assert campaign.status == Campaign.Status.ACTIVE
+    assert Lease.objects.filter(item__campaign=campaign, annotator=annotator).count() == 1
+
+
 def test_it_serves_a_full_gold_item_to_another_annotator(annotator: object, annotator2: object,
                                                          researcher: object, media_root: object) -> None:
     campaign = small_campaign(researcher, n=6, k=1, gold_rate=0.5)
