@@ -21,14 +21,14 @@ def _num_workers() -> int:
     return int(os.environ.get("EMBED_WORKERS", "0"))
 
 
-@shared_task(acks_late=True)
+@shared_task(name="classifier.tasks.embed_task", acks_late=True)
 def embed_task(embedding_set_id: int) -> None:
     device = _device()
     services.embedding_set_compute(embedding_set_id=embedding_set_id, device=device,
                                    precision="amp" if device == "cuda" else "fp32", num_workers=_num_workers())
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="classifier.tasks.train_task", acks_late=True, reject_on_worker_lost=True)
 def train_task(run_id: int) -> None:
     # Safe to deliver twice: only the worker that claims the run fits it (services_claims).
     device = _device()
@@ -42,7 +42,7 @@ def classifier_runs_reap_stale_task() -> dict[str, list[int]]:
     return services_claims.classifier_runs_reap_stale()
 
 
-@shared_task(acks_late=True)
+@shared_task(name="classifier.tasks.campaign_predictions_task", acks_late=True)
 def campaign_predictions_task(campaign_id: int, run_id: int, only_if_newer: bool = False) -> int:
     """Active learning: store a finished run's predictions on a campaign's items."""
     device = _device()
