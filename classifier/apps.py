@@ -9,7 +9,7 @@ class ClassifierConfig(AppConfig):
 
     def ready(self) -> None:
         # labeling never imports classifier; it calls what classifier installs here.
-        from classifier.services_consensus import campaign_item_probabilities, campaign_pr_curves
+        from classifier.services.consensus import campaign_item_probabilities, campaign_pr_curves
         from labeling import hooks
 
         hooks.install(item_probabilities=campaign_item_probabilities, pr_curves=campaign_pr_curves)

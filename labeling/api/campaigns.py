@@ -141,7 +141,7 @@ class CampaignListApi(APIView):
             return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
         if campaign.prediction_source == Campaign.PredictionSource.LATEST_RUN:
             # Imported here: classifier depends on labeling, never the reverse at import time.
-            from classifier.services import campaign_predictions_configure
+            from classifier.services.runs import campaign_predictions_configure
 
             campaign_predictions_configure(campaign=campaign, ordering=campaign.ordering,
                                            uncertainty_measure=campaign.uncertainty_measure,
@@ -205,7 +205,7 @@ class CampaignDetailApi(APIView):
                     campaign_set_status(campaign=campaign, status=new_status)
                 if queue:
                     # Imported here: classifier depends on labeling, never the reverse at import time.
-                    from classifier.services import ClassifierInputError, campaign_predictions_configure
+                    from classifier.services.runs import ClassifierInputError, campaign_predictions_configure
 
                     try:
                         campaign_predictions_configure(

@@ -101,7 +101,7 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
 def _start_following(campaign: Campaign) -> None:
     """A new campaign that follows the latest run gets that run's predictions at once (queued)."""
     if campaign.prediction_source == Campaign.PredictionSource.LATEST_RUN:
-        from classifier.services import campaign_predictions_configure
+        from classifier.services.runs import campaign_predictions_configure
 
         campaign_predictions_configure(campaign=campaign, ordering=campaign.ordering,
                                        uncertainty_measure=campaign.uncertainty_measure,
@@ -233,7 +233,7 @@ def campaign_status(request: HttpRequest, campaign_id: int) -> HttpResponse:
 def campaign_predictions(request: HttpRequest, campaign_id: int) -> HttpResponse:
     """The "Order by predictions" form: ordering, uncertainty measure, suggestions, and the source
     (``source``: "keep", "latest" to follow the newest finished run, "none" to stop, or a run id)."""
-    from classifier.services import ClassifierInputError, campaign_predictions_configure
+    from classifier.services.runs import ClassifierInputError, campaign_predictions_configure
 
     campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
     source = request.POST.get("source", "keep").strip()

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_http_methods
 
 from classifier.apply.subsets import SubsetError
 from classifier.models import ApplyJob, SubsetJob
-from classifier.services_subsets import POOL_SUBSETS, subset_job_create
+from classifier.services.subsets import POOL_SUBSETS, subset_job_create
 from domainsieve.auth import RESEARCHER, role_required
 
 

@@ -10,8 +10,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from classifier.apply.summary import TABLE_ORDER
 from classifier.models import ApplyJob, ClassifierRun, CleanTestset
-from classifier.selectors import classifier_heads_for_user
-from classifier.services_apply import (
+from classifier.selectors.runs import classifier_heads_for_user
+from classifier.services.apply import (
     ApplyError,
     apply_job_cancel,
     apply_job_create,
@@ -23,7 +23,7 @@ from classifier.services_apply import (
     get_clean_for_user,
     head_spec_from_runs,
 )
-from classifier.services_reshard import reshard_job_create
+from classifier.services.reshard import reshard_job_create
 from domainsieve.auth import RESEARCHER, role_required
 from labeling.models import Dataset
 

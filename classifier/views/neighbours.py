@@ -13,15 +13,15 @@ from django.views.decorators.http import require_http_methods
 
 from classifier.ml.neighbours import NeighbourInputError
 from classifier.models import EmbeddingSet, JobStatus
-from classifier.models_neighbours import VectorIndex
-from classifier.selectors_neighbours import (
+from classifier.models.neighbours import VectorIndex
+from classifier.selectors.neighbours import (
     contamination_matches,
     contamination_reports_for_user,
     dedup_runs_for_user,
     get_contamination_report_for_user,
     vector_indexes_for_user,
 )
-from classifier.services_neighbours import (
+from classifier.services.neighbours import (
     campaign_create_from_neighbours,
     contamination_report_create,
     dedup_run_create,

@@ -17,8 +17,8 @@ from rest_framework.views import APIView
 
 from classifier.ml.neighbours import NeighbourInputError
 from classifier.models import ApplyJob, EmbeddingSet
-from classifier.models_neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
-from classifier.selectors_neighbours import (
+from classifier.models.neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
+from classifier.selectors.neighbours import (
     contamination_matches,
     contamination_reports_for_user,
     dedup_runs_for_user,
@@ -27,7 +27,7 @@ from classifier.selectors_neighbours import (
     get_vector_index_for_user,
     vector_indexes_for_user,
 )
-from classifier.services_neighbours import (
+from classifier.services.neighbours import (
     campaign_create_from_neighbours,
     contamination_report_create,
     dedup_run_create,

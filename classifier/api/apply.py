@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from classifier.apply.clean import CLEAN_RULES, OWN_CLASSIFIER, table12_csv
 from classifier.models import ApplyJob, ClassifierRun, CleanTestset, EmbeddingSet, ReshardJob
-from classifier.services_apply import (
+from classifier.services.apply import (
     ApplyError,
     apply_job_cancel,
     apply_job_create,
@@ -31,7 +31,7 @@ from classifier.services_apply import (
     get_clean_for_user,
     head_spec_from_runs,
 )
-from classifier.services_reshard import reshard_get, reshard_job_create
+from classifier.services.reshard import reshard_get, reshard_job_create
 from domainsieve.auth import IsResearcher
 from labeling.models import Dataset
 
