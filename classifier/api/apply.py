@@ -10,7 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -217,15 +216,3 @@ class ReshardDetailApi(APIView):
     @extend_schema(responses=ReshardOut)
     def get(self, request: Request, reshard_id: int) -> Response:
         return Response(ReshardOut(reshard_get(reshard_id=reshard_id)).data)
-
-
-urlpatterns = [
-    path("apply-jobs/<int:job_id>/reshard/", ApplyJobReshardApi.as_view(), name="api-apply-job-reshard"),
-    path("reshards/<int:reshard_id>/", ReshardDetailApi.as_view(), name="api-reshard"),
-    path("apply-jobs/", ApplyJobListApi.as_view(), name="api-apply-jobs"),
-    path("apply-jobs/<int:job_id>/", ApplyJobDetailApi.as_view(), name="api-apply-job"),
-    path("apply-jobs/<int:job_id>/cancel/", ApplyJobCancelApi.as_view(), name="api-apply-job-cancel"),
-    path("apply-jobs/<int:job_id>/resume/", ApplyJobResumeApi.as_view(), name="api-apply-job-resume"),
-    path("clean-testsets/", CleanListApi.as_view(), name="api-clean-testsets"),
-    path("clean-testsets/<int:clean_id>/", CleanDetailApi.as_view(), name="api-clean-testset"),
-]
