@@ -3,7 +3,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from classifier.models import ClassifierRun, EmbeddingSet
-from classifier.models_neighbours import ContaminationReport, DedupRun, VectorIndex
+from classifier.models.neighbours import ContaminationReport, DedupRun, VectorIndex
 
 
 @admin.register(EmbeddingSet)

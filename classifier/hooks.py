@@ -10,7 +10,7 @@ from labeling import hooks
 
 
 def _predictions_configure(**options: Any) -> Any:
-    from classifier.services import ClassifierInputError, campaign_predictions_configure
+    from classifier.services.runs import ClassifierInputError, campaign_predictions_configure
 
     try:
         return campaign_predictions_configure(**options)
@@ -19,13 +19,13 @@ def _predictions_configure(**options: Any) -> Any:
 
 
 def _prediction_runs(*, limit: int) -> list[Any]:
-    from classifier.selectors import finished_runs
+    from classifier.selectors.runs import finished_runs
 
     return finished_runs(limit=limit)
 
 
 def install() -> None:
-    from classifier.services_consensus import campaign_item_probabilities, campaign_pr_curves
+    from classifier.services.consensus import campaign_item_probabilities, campaign_pr_curves
 
     hooks.install(item_probabilities=campaign_item_probabilities, pr_curves=campaign_pr_curves,
                   predictions_configure=_predictions_configure, prediction_runs=_prediction_runs)

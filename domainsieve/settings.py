@@ -244,12 +244,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DomainEnum": "labeling.domains.DOMAIN_CHOICES",
         "CampaignStatusEnum": "labeling.models.campaigns.Campaign.Status",
-        "JobStatusEnum": "classifier.models.JobStatus",
-        "ApplyJobStatusEnum": "classifier.models_apply.ApplyJob.Status",
-        "CleanTestsetStatusEnum": "classifier.models_apply.CleanTestset.Status",
+        "JobStatusEnum": "classifier.models.runs.JobStatus",
+        "ApplyJobStatusEnum": "classifier.models.apply.ApplyJob.Status",
+        "CleanTestsetStatusEnum": "classifier.models.apply.CleanTestset.Status",
         "TrainingRunStatusEnum": "training.models.TrainingRun.Status",
-        "VectorIndexSourceEnum": "classifier.models_neighbours.VectorIndex.Source",
-        "ApplyJobSourceEnum": "classifier.models_apply.ApplyJob.Source",
+        "VectorIndexSourceEnum": "classifier.models.neighbours.VectorIndex.Source",
+        "ApplyJobSourceEnum": "classifier.models.apply.ApplyJob.Source",
     },
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
                              "domainsieve.schema_hooks.researcher_only_fields_optional"],
@@ -273,7 +273,7 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         (BROKER_DIR / _folder).mkdir(parents=True, exist_ok=True)
 # Classifier fits: a fit heartbeats every CLASSIFIER_HEARTBEAT_SECONDS; one silent for
 # CLASSIFIER_STALE_SECONDS lost its worker and is fitted again, at most CLASSIFIER_MAX_ATTEMPTS
-# times in all, then failed (classifier.services_claims).
+# times in all, then failed (classifier.services.claims).
 CLASSIFIER_HEARTBEAT_SECONDS = float(envstr("CLASSIFIER_HEARTBEAT_SECONDS", "30"))
 CLASSIFIER_STALE_SECONDS = float(envstr("CLASSIFIER_STALE_SECONDS", "300"))
 CLASSIFIER_MAX_ATTEMPTS = envint("CLASSIFIER_MAX_ATTEMPTS", "2")

@@ -7,7 +7,6 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
-from django.urls import URLPattern, path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -314,13 +313,3 @@ class CampaignProgressApi(APIView):
     def get(self, request: Request, campaign_id: int) -> Response:
         campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
         return Response(campaign_progress(campaign=campaign, user=request.user))
-
-
-urlpatterns: list[URLPattern] = [
-    path("campaigns/", CampaignListApi.as_view(), name="api-campaign-list"),
-    path("campaigns/<int:campaign_id>/", CampaignDetailApi.as_view(), name="api-campaign-detail"),
-    path("campaigns/<int:campaign_id>/next/", CampaignNextApi.as_view(), name="api-campaign-next"),
-    path("campaigns/<int:campaign_id>/annotations/", CampaignAnnotationsApi.as_view(),
-         name="api-campaign-annotations"),
-    path("campaigns/<int:campaign_id>/progress/", CampaignProgressApi.as_view(), name="api-campaign-progress"),
-]

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -162,13 +161,3 @@ class OwnQualityApi(APIView):
     def get(self, request: Request, campaign_id: int) -> Response:
         campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
         return Response(annotator_own_quality(campaign=campaign, annotator=request.user))
-
-
-urlpatterns: list[URLPattern] = [
-    path("campaigns/<int:campaign_id>/consensus/", ConsensusApi.as_view(), name="api-campaign-consensus"),
-    path("campaigns/<int:campaign_id>/label-issues/", LabelIssuesApi.as_view(), name="api-campaign-label-issues"),
-    path("campaigns/<int:campaign_id>/relabel/", RelabelApi.as_view(), name="api-campaign-relabel"),
-    path("campaigns/<int:campaign_id>/annotators/<int:user_id>/pause/", AnnotatorPauseApi.as_view(),
-         name="api-campaign-annotator-pause"),
-    path("campaigns/<int:campaign_id>/me/quality/", OwnQualityApi.as_view(), name="api-campaign-own-quality"),
-]

@@ -15,7 +15,6 @@ from django.conf import settings
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import FileResponse, HttpResponse
-from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
@@ -277,16 +276,3 @@ class ImageFileApi(APIView):
     def get(self, request: Request, image_id: int) -> HttpResponse:
         image = image_get(user=request.user, image_id=image_id)
         return _media_response(request, image, image.file)
-
-
-urlpatterns: list[URLPattern] = [
-    path("datasets/", DatasetListApi.as_view(), name="api-dataset-list"),
-    path("datasets/<int:dataset_id>/", DatasetDetailApi.as_view(), name="api-dataset-detail"),
-    path("datasets/<int:dataset_id>/images/", DatasetImagesApi.as_view(), name="api-dataset-images"),
-    path("datasets/<int:dataset_id>/imports/", DatasetImportsApi.as_view(), name="api-dataset-imports"),
-    path("imports/<int:job_id>/", ImportDetailApi.as_view(), name="api-import-detail"),
-    path("imports/<int:job_id>/rejects/", ImportRejectsApi.as_view(), name="api-import-rejects"),
-    path("images/<int:image_id>/", ImageDetailApi.as_view(), name="api-image-detail"),
-    path("images/<int:image_id>/thumb/", ImageThumbApi.as_view(), name="api-image-thumb"),
-    path("images/<int:image_id>/file/", ImageFileApi.as_view(), name="api-image-file"),
-]

@@ -3,7 +3,6 @@ picker. Researchers only: it shows file names on the server."""
 from __future__ import annotations
 
 from django.conf import settings
-from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
@@ -31,6 +30,3 @@ class ImportFilesApi(APIView):
         except ImportSourceError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(listing)
-
-
-urlpatterns = [path("files/", ImportFilesApi.as_view(), name="api-import-files")]

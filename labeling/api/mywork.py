@@ -1,7 +1,6 @@
 """API: the caller's own labels and progress (any role; only the caller's rows)."""
 from __future__ import annotations
 
-from django.urls import URLPattern, path
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -63,9 +62,3 @@ class MyProgressApi(APIView):
                                                               "per_day": serializers.ListField()}))
     def get(self, request: Request) -> Response:
         return Response(my_progress(user=request.user))
-
-
-urlpatterns: list[URLPattern] = [
-    path("me/annotations/", MyAnnotationsApi.as_view(), name="api-my-annotations"),
-    path("me/progress/", MyProgressApi.as_view(), name="api-my-progress"),
-]

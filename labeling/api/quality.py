@@ -11,7 +11,6 @@ from typing import Any
 from django.contrib.auth import get_user_model
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from django.urls import URLPattern, path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
@@ -378,24 +377,3 @@ class LabelStudioImportApi(APIView):
         except QualityError as error:
             return _bad(str(error))
         return Response(report.as_dict())
-
-
-urlpatterns: list[URLPattern] = [
-    path("campaigns/<int:campaign_id>/agreement/", AgreementApi.as_view(), name="api-campaign-agreement"),
-    path("campaigns/<int:campaign_id>/disagreements/", DisagreementsApi.as_view(),
-         name="api-campaign-disagreements"),
-    path("campaigns/<int:campaign_id>/adjudications/", AdjudicationsApi.as_view(),
-         name="api-campaign-adjudications"),
-    path("campaigns/<int:campaign_id>/quality-settings/", QualitySettingsApi.as_view(),
-         name="api-campaign-quality-settings"),
-    path("campaigns/<int:campaign_id>/gold/", GoldApi.as_view(), name="api-campaign-gold"),
-    path("campaigns/<int:campaign_id>/snapshots/", SnapshotListApi.as_view(), name="api-campaign-snapshots"),
-    path("campaigns/<int:campaign_id>/export/", ExportApi.as_view(), name="api-campaign-export"),
-    path("campaigns/<int:campaign_id>/labelstudio-config/", LabelStudioConfigApi.as_view(),
-         name="api-campaign-labelstudio-config"),
-    path("campaigns/<int:campaign_id>/import/labelstudio/", LabelStudioImportApi.as_view(),
-         name="api-campaign-import-labelstudio"),
-    path("snapshots/<int:snapshot_id>/", SnapshotDetailApi.as_view(), name="api-snapshot-detail"),
-    path("snapshots/<int:snapshot_id>/splits/", SplitListApi.as_view(), name="api-snapshot-splits"),
-    path("splits/<int:split_id>/", SplitDetailApi.as_view(), name="api-split-detail"),
-]

@@ -109,7 +109,7 @@ def campaign_create(
     """Create a campaign and one CampaignItem per covered image (a seeded sample when ``sample``).
 
     ``image_ids``, when given, restricts the covered images to those ids (e.g. the neighbours of
-    seed images, ``classifier.services_neighbours``); they must belong to ``datasets``.
+    seed images, ``classifier.services.neighbours``); they must belong to ``datasets``.
 
     The same bytes imported into two covered datasets are one item (deduplicated by sha256).
     ``round(agreement_fraction * items)`` items, chosen at random, want ``agreement_k`` labels;

@@ -9,7 +9,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
-from django.urls import path
 from django.views.decorators.http import require_POST
 
 from domainsieve.api_errors import INT32_MAX
@@ -287,16 +286,3 @@ def campaign_grid(request: HttpRequest, campaign_id: int) -> HttpResponse:
 def campaign_single(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
     return render(request, "labeling/single.html", _labeling_context(request, campaign, "single"))
-
-
-urlpatterns = [
-    path("campaigns/", campaign_list, name="campaign-list"),
-    path("campaigns/new/", campaign_new, name="campaign-new"),
-    path("campaigns/<int:campaign_id>/", campaign_detail, name="campaign-detail"),
-    path("campaigns/<int:campaign_id>/predictions/", campaign_predictions, name="campaign-predictions"),
-    path("campaigns/<int:campaign_id>/settings/", campaign_settings, name="campaign-settings"),
-    path("campaigns/<int:campaign_id>/status/", campaign_status, name="campaign-status"),
-    path("campaigns/<int:campaign_id>/members/", campaign_members, name="campaign-members"),
-    path("campaigns/<int:campaign_id>/grid/", campaign_grid, name="campaign-grid"),
-    path("campaigns/<int:campaign_id>/single/", campaign_single, name="campaign-single"),
-]

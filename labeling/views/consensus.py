@@ -8,7 +8,6 @@ import io
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from domainsieve.auth import ADMIN, ANNOTATOR, RESEARCHER, has_role, role_required
@@ -131,13 +130,3 @@ def own_quality_page(request: HttpRequest, campaign_id: int) -> HttpResponse:
     campaign = get_campaign_for_user(user=request.user, campaign_id=campaign_id)
     return render(request, "labeling/own_quality.html", {
         "campaign": campaign, "me": annotator_own_quality(campaign=campaign, annotator=request.user)})
-
-
-urlpatterns = [
-    path("campaigns/<int:campaign_id>/consensus-settings/", consensus_settings, name="campaign-consensus-settings"),
-    path("campaigns/<int:campaign_id>/annotators/<int:user_id>/pause/", annotator_pause_view,
-         name="campaign-annotator-pause"),
-    path("campaigns/<int:campaign_id>/agreement/charts/<slug:name>.csv", chart_csv, name="campaign-chart-csv"),
-    path("campaigns/<int:campaign_id>/label-issues/", label_issues_page, name="campaign-label-issues"),
-    path("campaigns/<int:campaign_id>/me/", own_quality_page, name="campaign-own-quality"),
-]

@@ -8,7 +8,6 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
 
 from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import RESEARCHER, role_required
@@ -65,9 +64,3 @@ def dataset_detail_page(request: HttpRequest, dataset_id: int) -> HttpResponse:
         "images": dataset_images(dataset=dataset, user=request.user)[:100],
         "jobs": import_list(user=request.user, dataset=dataset, limit=30),
     })
-
-
-urlpatterns = [
-    path("datasets/", dataset_list_page, name="dataset-list"),
-    path("datasets/<int:dataset_id>/", dataset_detail_page, name="dataset-detail"),
-]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.urls import path
 
 from domainsieve.auth import ANNOTATOR, role_required
 from labeling.domains import DOMAINS
@@ -38,9 +37,3 @@ def my_labels_page(request: HttpRequest) -> HttpResponse:
 @role_required(ANNOTATOR)
 def my_progress_page(request: HttpRequest) -> HttpResponse:
     return render(request, "labeling/my_progress.html", {"progress": my_progress(user=request.user)})
-
-
-urlpatterns = [
-    path("me/labels/", my_labels_page, name="my-labels"),
-    path("me/progress/", my_progress_page, name="my-progress"),
-]

@@ -6,7 +6,6 @@ from typing import Any
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from domainsieve.auth import ADMIN, RESEARCHER, has_role, role_required
@@ -177,11 +176,3 @@ def _param_text(value: Any) -> str:
     if isinstance(value, dict):
         return ", ".join(f"{k} {v}" for k, v in value.items())
     return str(value)
-
-
-urlpatterns = [
-    path("campaigns/<int:campaign_id>/agreement/", agreement_page, name="campaign-agreement"),
-    path("campaigns/<int:campaign_id>/adjudicate/", adjudicate_page, name="campaign-adjudicate"),
-    path("campaigns/<int:campaign_id>/snapshots/", snapshots_page, name="campaign-snapshots"),
-    path("snapshots/<int:snapshot_id>/splits/", splits_page, name="snapshot-splits"),
-]

@@ -86,7 +86,7 @@ def write_centroid_heads(folder: Path, *, dim: int = 32, seed: int = 0) -> tuple
 
 def tiny_spec(folder: Path, *, strict: float = 0.6, default: float = 0.4) -> object:
     from classifier.ml.extractors import tiny_extractor_string
-    from classifier.services_apply import HeadSpec
+    from classifier.services.apply import HeadSpec
 
     nat, ren = write_centroid_heads(folder)
     return HeadSpec(extractor=tiny_extractor_string(), natural_head_path=str(nat), rendition_head_path=str(ren),

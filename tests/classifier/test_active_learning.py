@@ -8,16 +8,16 @@ from typing import Any
 import numpy as np
 import pytest
 
-from classifier import tasks
 from classifier.ml.uncertainty import uncertainty
 from classifier.models import ClassifierRun, JobStatus
-from classifier.services import (
+from classifier.services.runs import (
     ClassifierInputError,
     campaign_latest_run,
     campaign_predictions_configure,
     classifier_run_create,
     classifier_run_execute,
 )
+from classifier.tasks import runs as tasks
 from labeling.models import Campaign, CampaignItem, Dataset
 from labeling.services.campaigns import annotations_submit, campaign_create
 from tests.classifier.conftest import TINY

@@ -6,7 +6,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from classifier.models import ClassifierRun, JobStatus
-from classifier.services import classifier_run_execute
+from classifier.services.runs import classifier_run_execute
 from labeling.models import Dataset
 from tests.classifier.conftest import TINY
 

@@ -8,7 +8,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from classifier.models import ApplyJob
-from classifier.services_apply import apply_job_finalize, apply_shard_run
+from classifier.services.apply import apply_job_finalize, apply_shard_run
 from tests.classifier.apply_factories import make_run_pair, write_shards
 
 pytestmark = pytest.mark.django_db

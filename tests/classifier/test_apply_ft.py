@@ -12,7 +12,6 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
-from classifier import services_apply
 from classifier.apply.process import SCHEMA, decode_rgb
 from classifier.apply.scoring import FT_NEEDS_IMAGES, HeadPair, Thresholds, assign_domains
 from classifier.apply.shards import iter_samples
@@ -20,7 +19,8 @@ from classifier.ml.extractors import build_extractor, save_tiny_checkpoint, tiny
 from classifier.ml.finetune import finetune, finetune_scores, load_finetuned
 from classifier.ml.methods import fit_density_ratio, load_head
 from classifier.models import ApplyJob, ClassifierRun, EmbeddingSet
-from classifier.services_apply import (
+from classifier.services import apply as services_apply
+from classifier.services.apply import (
     ApplyError,
     apply_job_create,
     apply_job_finalize,

@@ -12,7 +12,7 @@ from django.utils import timezone
 from classifier.apply.scoring import Thresholds, assign_domains
 from classifier.apply.uids import array_to_uids, load_uid_list
 from classifier.models import ApplyJob, ApplyShard, ClassifierRun
-from classifier.services_apply import (
+from classifier.services.apply import (
     ApplyError,
     _claim,
     apply_job_cancel,
@@ -162,7 +162,7 @@ def test_it_classifies_a_stored_embedding_set_chunk_by_chunk(tmp_path: Path, med
 
 
 def test_it_gives_up_on_a_shard_that_keeps_killing_its_worker(tmp_path: Path, media_root: Path) -> None:
-    from classifier.services_apply import apply_reap_stale
+    from classifier.services.apply import apply_reap_stale
 
     write_shards(tmp_path / "shards", 1, n=2)
     job = apply_job_create(name="t", spec=tiny_spec(tmp_path / "heads"), pattern=str(tmp_path / "shards/*.tar"),

@@ -12,7 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from classifier.models import ApplyJob, ApplyShard
-from classifier.services_apply import apply_job_create
+from classifier.services.apply import apply_job_create
 from tests.classifier.apply_factories import tiny_spec, write_shards
 from tests.conftest import WorkerProcess, wait_for
 

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.core.management import CommandError, call_command
 
 from classifier.models import CleanTestset
-from classifier.services_apply import ApplyError, clean_testset_create, clean_testset_run, head_spec_from_runs
+from classifier.services.apply import ApplyError, clean_testset_create, clean_testset_run, head_spec_from_runs
 from labeling.models import Dataset
 from tests.classifier.apply_factories import make_run_pair
 from tests.factories import make_dataset, make_image

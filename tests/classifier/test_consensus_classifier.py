@@ -8,7 +8,7 @@ import pytest
 from django.contrib.auth.models import User
 
 from classifier.ml.oof import out_of_fold_probabilities
-from classifier.services import classifier_run_create, classifier_run_execute
+from classifier.services.runs import classifier_run_create, classifier_run_execute
 from labeling.models import Campaign, CampaignItem, Dataset
 from labeling.services.campaigns import campaign_create
 from tests.classifier.conftest import TINY

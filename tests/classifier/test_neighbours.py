@@ -12,8 +12,8 @@ from django.core.management import CommandError, call_command
 
 from classifier.ml.neighbours import load_uid_list, subtract_uid_list, uids_from_array
 from classifier.models import JobStatus
-from classifier.models_neighbours import ContaminationMatch, VectorIndex
-from classifier.services_neighbours import (
+from classifier.models.neighbours import ContaminationMatch, VectorIndex
+from classifier.services.neighbours import (
     contamination_exclusion_path,
     contamination_report_create,
     contamination_report_execute,
@@ -247,7 +247,7 @@ def test_it_records_a_failed_build_and_resumes_it(world: World, django_capture_o
     index.refresh_from_db()
     assert index.status == JobStatus.FAILED and "chunk_00001.npy" in index.error
     chunk.write_bytes(saved)
-    from classifier.services_neighbours import vector_index_resume
+    from classifier.services.neighbours import vector_index_resume
 
     with django_capture_on_commit_callbacks() as callbacks:  # type: ignore[operator]
         assert vector_index_resume(index=index).status == JobStatus.QUEUED
@@ -269,7 +269,7 @@ def test_it_lists_a_reports_matches_per_test_set_over_the_api(world: World, api:
 
 def test_it_indexes_an_apply_jobs_embeddings_and_refuses_a_shard_job(world: World) -> None:
     from classifier.models import ApplyJob
-    from classifier.services_neighbours import NeighbourInputError
+    from classifier.services.neighbours import NeighbourInputError
 
     on_embeddings = ApplyJob.objects.create(name="a", source=ApplyJob.Source.EMBEDDINGS, extractor=EXTRACTOR,
                                             embedding_set_id=world.pool_set.id, natural_head_path="n",

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from classifier.services_neighbours import (
+from classifier.services.neighbours import (
     contamination_report_create,
     contamination_report_execute,
     vector_index_build,

@@ -7,8 +7,8 @@ import pytest
 from django.contrib.auth.models import User
 from django.test import Client
 
-from classifier.models_neighbours import ContaminationReport, DedupRun, VectorIndex
-from classifier.services_neighbours import (
+from classifier.models.neighbours import ContaminationReport, DedupRun, VectorIndex
+from classifier.services.neighbours import (
     contamination_report_create,
     contamination_report_execute,
     vector_index_build,

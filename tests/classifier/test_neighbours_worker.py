@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import User
 
 from classifier.models import JobStatus
-from classifier.models_neighbours import DedupRun, VectorIndex
+from classifier.models.neighbours import DedupRun, VectorIndex
 from tests.classifier.neighbour_factories import World
 from tests.conftest import wait_for
 

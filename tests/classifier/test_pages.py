@@ -4,7 +4,7 @@ from django.contrib.auth.models import User
 from django.test import Client
 
 from classifier.models import ClassifierRun
-from classifier.services import classifier_run_execute
+from classifier.services.runs import classifier_run_execute
 from labeling.models import Dataset
 from tests.classifier.conftest import TINY
 

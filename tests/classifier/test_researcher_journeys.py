@@ -16,7 +16,7 @@ from playwright.sync_api import expect
 from classifier.apply.uids import save_uid_list
 from classifier.ml.extractors import tiny_extractor_string
 from classifier.models import ApplyJob, ClassifierRun, ReshardJob
-from classifier.services_reshard import reshard_job_create, reshard_job_run
+from classifier.services.reshard import reshard_job_create, reshard_job_run
 from tests.browser import login
 from tests.classifier.apply_factories import write_centroid_heads, write_shards
 from tests.conftest import WorkerProcess, wait_for

@@ -11,8 +11,8 @@ import pytest
 from django.utils import timezone
 
 from classifier.models import ClassifierRun, JobStatus
-from classifier.services import classifier_run_create, classifier_run_execute
-from classifier.services_claims import classifier_run_claim, classifier_runs_reap_stale, partial_folder
+from classifier.services.claims import classifier_run_claim, classifier_runs_reap_stale, partial_folder
+from classifier.services.runs import classifier_run_create, classifier_run_execute
 from labeling.models import Dataset
 from tests.classifier.conftest import TINY
 

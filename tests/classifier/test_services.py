@@ -10,7 +10,7 @@ from django.conf import settings
 from classifier.ml.embed import load_embeddings
 from classifier.ml.methods import FittedModel
 from classifier.models import ClassifierRun, EmbeddingSet, JobStatus
-from classifier.services import (
+from classifier.services.runs import (
     ClassifierInputError,
     classifier_run_create,
     classifier_run_execute,
@@ -122,7 +122,7 @@ def test_it_splits_each_class_in_proportion_and_reproducibly() -> None:
 
 
 def test_it_fills_campaign_predictions_for_active_learning_ordering(labelled_pool: Dataset, researcher: object) -> None:
-    from classifier.services import campaign_predictions_update
+    from classifier.services.runs import campaign_predictions_update
     from labeling.models import CampaignItem
     from labeling.services.campaigns import campaign_create
 

@@ -14,7 +14,7 @@ from django.test import Client
 from classifier.apply.subsets import SubsetError
 from classifier.apply.uids import array_to_uids, derive_uid, load_uid_list, save_uid_list
 from classifier.models import ApplyJob, SubsetJob
-from classifier.services_subsets import subset_job_create, subset_job_run
+from classifier.services.subsets import subset_job_create, subset_job_run
 from tests.training.conftest import write_shards
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +78,7 @@ def test_it_refuses_bad_subset_requests(apply_job: ApplyJob, tmp_path: Path) -> 
 
 
 def load_uid_list_all(apply_job: ApplyJob) -> object:
-    from classifier.services_subsets import subset_pool
+    from classifier.services.subsets import subset_pool
 
     return subset_pool(apply_job=apply_job)
 

@@ -12,7 +12,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from classifier.services_reshard import resharded_shard_sets
+from classifier.services.reshard import resharded_shard_sets
 from domainsieve.api_errors import INT32_MAX, INT64_MAX
 from domainsieve.auth import RESEARCHER, role_required
 from domainsieve.ids import parse_id

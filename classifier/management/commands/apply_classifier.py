@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from classifier.apply.summary import table7_markdown
 from classifier.models import ApplyJob, ClassifierRun, EmbeddingSet
-from classifier.services_apply import (
+from classifier.services.apply import (
     ApplyError,
     HeadSpec,
     apply_job_cancel,

@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from classifier.apply.clean import CLEAN_RULES, OWN_CLASSIFIER, table12_csv
 from classifier.models import ClassifierRun, CleanTestset
-from classifier.services_apply import ApplyError, clean_testset_create, clean_testset_run, head_spec_from_runs
+from classifier.services.apply import ApplyError, clean_testset_create, clean_testset_run, head_spec_from_runs
 from labeling.models import Dataset
 
 

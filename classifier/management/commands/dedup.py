@@ -12,8 +12,8 @@ from tqdm import tqdm
 
 from classifier.ml.neighbours import NeighbourInputError
 from classifier.models import JobStatus
-from classifier.models_neighbours import VectorIndex
-from classifier.services_neighbours import (
+from classifier.models.neighbours import VectorIndex
+from classifier.services.neighbours import (
     dedup_run_create,
     dedup_run_execute,
     vector_index_build,

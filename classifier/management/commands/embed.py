@@ -8,7 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from classifier.ml.extractors import ExtractorError
-from classifier.services import ClassifierInputError, embedding_set_compute, embedding_set_get_or_create
+from classifier.services.runs import ClassifierInputError, embedding_set_compute, embedding_set_get_or_create
 from labeling.models import Dataset
 
 

@@ -11,7 +11,7 @@ from tqdm import tqdm
 
 from classifier.management.commands.dedup import datasets_by_name, index_from_options
 from classifier.ml.neighbours import NeighbourInputError
-from classifier.services_neighbours import (
+from classifier.services.neighbours import (
     contamination_exclusion_path,
     contamination_report_create,
     contamination_report_execute,

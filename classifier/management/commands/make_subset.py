@@ -14,8 +14,8 @@ from classifier.apply.shards import ShardPatternError, expand_shards
 from classifier.apply.subsets import SubsetError, draw_subset, parse_count
 from classifier.apply.uids import UidError, load_uid_list, save_uid_list
 from classifier.models import ApplyJob
-from classifier.services_subsets import POOL_SUBSETS as SUBSETS
-from classifier.services_subsets import subset_pool
+from classifier.services.subsets import POOL_SUBSETS as SUBSETS
+from classifier.services.subsets import subset_pool
 
 
 class Command(BaseCommand):

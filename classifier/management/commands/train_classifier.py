@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from classifier.ml.extractors import ExtractorError
 from classifier.ml.methods import ALL_METHODS, RENAME_NOTE, MethodError
-from classifier.services import ClassifierInputError, classifier_run_create, classifier_run_execute
+from classifier.services.runs import ClassifierInputError, classifier_run_create, classifier_run_execute
 from labeling.domains import DOMAINS
 from labeling.models import Dataset, Split
 

@@ -17,7 +17,7 @@ from classifier.apply.reshard import reshard_subset
 from classifier.apply.shards import ShardPatternError, expand_shards
 from classifier.apply.uids import UidError, load_uid_list
 from classifier.models import ApplyJob, ReshardJob
-from classifier.services_apply import ApplyError
+from classifier.services.apply import ApplyError
 
 MAX_SHARD_SIZE = 1_000_000
 
@@ -52,7 +52,7 @@ def reshard_job_create(*, apply_job: ApplyJob, subset: str, shard_size: int = 10
 
 
 def _enqueue(reshard_id: int) -> None:
-    from classifier.tasks_apply import reshard_run
+    from classifier.tasks.apply import reshard_run
 
     # Disk work, no GPU: the default queue, whatever the classifier.tasks.* route says.
     reshard_run.apply_async((reshard_id,), queue="default")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from classifier import services_subsets
+from classifier.services import subsets as services_subsets
 
 
 @shared_task(name="classifier.subsets.make_subset", acks_late=True, reject_on_worker_lost=True, ignore_result=True)

@@ -1,4 +1,5 @@
-"""Celery adapters (queue ``gpu`` by module routing): take ids, call a service.
+"""Celery adapters for embedding sets, classifier runs and active learning (named
+``classifier.tasks.*``, so queue ``gpu``): take ids, call a service.
 
 CUDA is chosen inside the task, never at import, so the parent worker process stays CUDA-free.
 """
@@ -8,7 +9,8 @@ import os
 
 from celery import shared_task
 
-from classifier import services, services_claims
+from classifier.services import claims as services_claims
+from classifier.services import runs as services
 
 
 def _device() -> str:
@@ -21,16 +23,16 @@ def _num_workers() -> int:
     return int(os.environ.get("EMBED_WORKERS", "0"))
 
 
-@shared_task(acks_late=True)
+@shared_task(name="classifier.tasks.embed_task", acks_late=True)
 def embed_task(embedding_set_id: int) -> None:
     device = _device()
     services.embedding_set_compute(embedding_set_id=embedding_set_id, device=device,
                                    precision="amp" if device == "cuda" else "fp32", num_workers=_num_workers())
 
 
-@shared_task(acks_late=True, reject_on_worker_lost=True)
+@shared_task(name="classifier.tasks.train_task", acks_late=True, reject_on_worker_lost=True)
 def train_task(run_id: int) -> None:
-    # Safe to deliver twice: only the worker that claims the run fits it (services_claims).
+    # Safe to deliver twice: only the worker that claims the run fits it (classifier.services.claims).
     device = _device()
     services.classifier_run_execute(run_id=run_id, device=device, precision="amp" if device == "cuda" else "fp32",
                                     num_workers=_num_workers())
@@ -42,14 +44,10 @@ def classifier_runs_reap_stale_task() -> dict[str, list[int]]:
     return services_claims.classifier_runs_reap_stale()
 
 
-@shared_task(acks_late=True)
+@shared_task(name="classifier.tasks.campaign_predictions_task", acks_late=True)
 def campaign_predictions_task(campaign_id: int, run_id: int, only_if_newer: bool = False) -> int:
     """Active learning: store a finished run's predictions on a campaign's items."""
     device = _device()
     return services.campaign_predictions_update(campaign_id=campaign_id, run_id=run_id, device=device,
                                                 precision="amp" if device == "cuda" else "fp32",
                                                 only_if_newer=only_if_newer)
-
-
-# Apply-at-scale and neighbour tasks live beside these; autodiscovery imports this module only.
-from classifier import tasks_apply, tasks_neighbours  # noqa: F401, E402

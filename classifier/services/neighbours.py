@@ -39,7 +39,7 @@ from classifier.ml.neighbours import (
     uids_from_array,
 )
 from classifier.models import ApplyJob, EmbeddingSet, JobStatus
-from classifier.models_neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
+from classifier.models.neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
 from labeling.models import Dataset, Image
 
 Progress = Callable[[int, int], None] | None
@@ -164,7 +164,7 @@ def vector_index_for_datasets(*, datasets: Sequence[Dataset], extractor: str, fa
 
 
 def _enqueue_build(index_id: int) -> None:
-    from classifier.tasks_neighbours import vector_index_build_task
+    from classifier.tasks.neighbours import vector_index_build_task
 
     vector_index_build_task.delay(index_id)
 
@@ -263,7 +263,7 @@ def dedup_run_create(*, index: VectorIndex, thresholds: Sequence[Any], k: Any = 
     run.out_dir = f"neighbours/dedup_{run.id:06d}"
     run.save(update_fields=["out_dir"])
     if enqueue:
-        from classifier.tasks_neighbours import dedup_run_task
+        from classifier.tasks.neighbours import dedup_run_task
 
         transaction.on_commit(lambda: dedup_run_task.delay(run.id))
     return run
@@ -362,7 +362,7 @@ def contamination_report_create(*, index: VectorIndex, testsets: Sequence[Datase
                                                 total=Image.objects.filter(dataset__in=testsets).count())
     report.testsets.set(testsets)
     if enqueue:
-        from classifier.tasks_neighbours import contamination_report_task
+        from classifier.tasks.neighbours import contamination_report_task
 
         transaction.on_commit(lambda: contamination_report_task.delay(report.id))
     return report

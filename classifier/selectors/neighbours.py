@@ -9,7 +9,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 
-from classifier.models_neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
+from classifier.models.neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
 from domainsieve.auth import RESEARCHER, has_role
 
 

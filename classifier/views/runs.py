@@ -6,11 +6,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from classifier.calibration_views import compare_context, run_report_context
 from classifier.ml.finetune_presets import DEFAULT_FT_PRESET, FT_PRESET_NOTES
 from classifier.ml.methods import ALL_METHODS, IMAGE_METHODS, RENAME_NOTE
-from classifier.selectors import classifier_runs_for_user, get_classifier_run_for_user
-from classifier.services import ClassifierInputError, classifier_run_create
+from classifier.selectors.runs import classifier_runs_for_user, get_classifier_run_for_user
+from classifier.services.runs import ClassifierInputError, classifier_run_create
+from classifier.views.calibration import compare_context, run_report_context
 from domainsieve.auth import RESEARCHER, role_required
 from domainsieve.ids import parse_id
 from labeling.domains import DOMAINS

@@ -11,7 +11,7 @@ import os
 
 from celery import shared_task
 
-from classifier import services_neighbours
+from classifier.services import neighbours as services_neighbours
 
 _OPTS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from classifier.models import EmbeddingSet, JobStatus
+from classifier.models.runs import EmbeddingSet, JobStatus
 
 __all__ = ["ContaminationMatch", "ContaminationReport", "DedupRun", "VectorIndex"]
 

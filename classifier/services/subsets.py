@@ -72,7 +72,7 @@ def subset_job_create(*, name: str, apply_job: ApplyJob, n: str | int, seed: int
     job = SubsetJob.objects.create(name=name, apply_job=apply_job, subset=subset, n=count, seed=int(seed),
                                    exclude_path=exclude, reshard=reshard, created_by=created_by)
     if enqueue:
-        from classifier.tasks_subsets import subset_job_run as task
+        from classifier.tasks.subsets import subset_job_run as task
 
         transaction.on_commit(lambda: task.delay(job.id))
     return job

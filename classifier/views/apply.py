@@ -5,13 +5,12 @@ from django.conf import settings
 from django.contrib import messages
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
 from classifier.apply.summary import TABLE_ORDER
 from classifier.models import ApplyJob, ClassifierRun, CleanTestset
-from classifier.selectors import classifier_heads_for_user
-from classifier.services_apply import (
+from classifier.selectors.runs import classifier_heads_for_user
+from classifier.services.apply import (
     ApplyError,
     apply_job_cancel,
     apply_job_create,
@@ -23,7 +22,7 @@ from classifier.services_apply import (
     get_clean_for_user,
     head_spec_from_runs,
 )
-from classifier.services_reshard import reshard_job_create
+from classifier.services.reshard import reshard_job_create
 from domainsieve.auth import RESEARCHER, role_required
 from labeling.models import Dataset
 
@@ -140,13 +139,3 @@ def clean_detail(request: HttpRequest, clean_id: int) -> HttpResponse:
     clean = get_clean_for_user(user=request.user, clean_id=clean_id)
     return render(request, "classifier/clean_detail.html", {
         "clean": clean, "c": clean.counts or {}})
-
-
-urlpatterns = [
-    path("classifier/apply/", apply_list, name="classifier-apply"),
-    path("classifier/apply/<int:job_id>/", apply_detail, name="classifier-apply-job"),
-    path("classifier/apply/<int:job_id>/reshard/", apply_reshard, name="classifier-apply-reshard"),
-    path("classifier/apply/<int:job_id>/<str:action>/", apply_action, name="classifier-apply-action"),
-    path("classifier/clean/", clean_list, name="classifier-clean-list"),
-    path("classifier/clean/<int:clean_id>/", clean_detail, name="classifier-clean"),
-]

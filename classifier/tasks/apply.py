@@ -2,14 +2,14 @@
 
 Every task is named ``classifier.tasks.*`` so CELERY_TASK_ROUTES sends it to the ``gpu`` queue
 (one ``-Q gpu -P solo`` worker per GPU), and is ``acks_late`` with ``reject_on_worker_lost``: a
-message whose worker dies is not lost, and the shard claim (services_apply) makes any duplicate
-delivery a no-op. The worker imports this module through ``classifier.tasks``.
+message whose worker dies is not lost, and the shard claim (``classifier.services.apply``) makes any
+duplicate delivery a no-op. The worker imports this module through ``classifier.tasks``.
 """
 from __future__ import annotations
 
 from celery import shared_task
 
-from classifier import services_apply
+from classifier.services import apply as services_apply
 
 _OPTS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True}
 
@@ -42,12 +42,7 @@ def clean_testset_run(clean_id: int) -> None:
 
 @shared_task(name="classifier.reshard_run", **_OPTS)
 def reshard_run(reshard_id: int) -> None:
-    # Enqueued with queue="default" (services_reshard): disk work that must not hold a GPU worker.
-    from classifier.services_reshard import reshard_job_run
+    # Enqueued with queue="default" (classifier.services.reshard): disk work that must not hold a GPU worker.
+    from classifier.services.reshard import reshard_job_run
 
     reshard_job_run(reshard_id=reshard_id)
-
-
-# Subset jobs run on the default queue (``classifier.subsets.*``); imported here so autodiscovery,
-# which imports classifier.tasks and through it this module, registers them too.
-from classifier import tasks_subsets  # noqa: F401, E402

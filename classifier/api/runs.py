@@ -16,12 +16,12 @@ from rest_framework.views import APIView
 
 from classifier.ml.methods import ALL_METHODS, RENAME_NOTE
 from classifier.models import ClassifierRun, EmbeddingSet
-from classifier.selectors import (
+from classifier.selectors.runs import (
     classifier_runs_for_user,
     embedding_sets_for_user,
     get_classifier_run_for_user,
 )
-from classifier.services import ClassifierInputError, classifier_run_create, embedding_set_request
+from classifier.services.runs import ClassifierInputError, classifier_run_create, embedding_set_request
 from domainsieve.auth import IsResearcher
 from labeling.domains import DOMAINS
 from labeling.models import Dataset, Split

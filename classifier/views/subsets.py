@@ -4,12 +4,11 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from classifier.apply.subsets import SubsetError
 from classifier.models import ApplyJob, SubsetJob
-from classifier.services_subsets import POOL_SUBSETS, subset_job_create
+from classifier.services.subsets import POOL_SUBSETS, subset_job_create
 from domainsieve.auth import RESEARCHER, role_required
 
 
@@ -36,6 +35,3 @@ def subset_list(request: HttpRequest) -> HttpResponse:
     return render(request, "classifier/subsets.html", {
         "jobs": jobs, "apply_jobs": ApplyJob.objects.filter(status=ApplyJob.Status.DONE)[:200],
         "pools": POOL_SUBSETS, "form": form, "refresh": any(j.status in ("pending", "running") for j in jobs)})
-
-
-urlpatterns = [path("classifier/subsets/", subset_list, name="classifier-subsets")]

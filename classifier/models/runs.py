@@ -1,4 +1,4 @@
-"""Models of the classifier app: embedding sets and classifier runs.
+"""Embedding sets and classifier runs, and their ``JobStatus`` (the neighbour jobs use it too).
 
 Arrays live under ``settings.ARTIFACTS_ROOT``; rows hold metadata, relative paths and JSON
 summaries (metrics, thresholds), never big arrays.
@@ -73,8 +73,9 @@ class ClassifierRun(models.Model):
     progress = models.FloatField(default=0.0)
     error = models.TextField(blank=True, default="")
     duration_s = models.FloatField(null=True, blank=True)
-    # Exactly one worker fits a run: it claims the row with a fresh token (classifier.services.runs_claim)
-    # and heartbeats while it fits; a stale heartbeat means its worker died.
+    # Exactly one worker fits a run: it claims the row with a fresh token
+    # (classifier.services.claims.classifier_run_claim) and heartbeats while it fits; a stale
+    # heartbeat means its worker died.
     claim_token = models.CharField(max_length=32, blank=True, default="")
     worker = models.CharField(max_length=200, blank=True, default="", help_text="host:pid of the fitting worker")
     heartbeat_at = models.DateTimeField(null=True, blank=True)
@@ -90,6 +91,3 @@ class ClassifierRun(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.id} {self.method} @ {self.extractor}: {self.status}"
-from .models_apply import *  # noqa: F403, E402
-from .models_neighbours import *  # noqa: F403, E402
-from .models_subsets import *  # noqa: F403, E402

@@ -46,7 +46,7 @@ from classifier.apply.process import ShardCancelled, decode_rgb, process_embeddi
 from classifier.apply.scoring import FT_NEEDS_IMAGES, HeadPair, Thresholds
 from classifier.apply.shards import CorruptShardError, ShardPatternError, expand_shards
 from classifier.apply.summary import summarize_scores, table7_markdown
-from classifier.models_apply import ApplyJob, ApplyShard, CleanTestset
+from classifier.models.apply import ApplyJob, ApplyShard, CleanTestset
 from domainsieve.shards import NotAShardError, check_tar_shards
 
 log = logging.getLogger(__name__)
@@ -241,7 +241,7 @@ def _embedding_chunks(embedding_set: Any, spec: HeadSpec) -> tuple[list[str], st
 
 
 def _enqueue_job(job_id: int) -> None:
-    from classifier.tasks_apply import apply_job_watch, apply_shard
+    from classifier.tasks.apply import apply_job_watch, apply_shard
 
     for shard_id in ApplyShard.objects.filter(job_id=job_id, status=ApplyShard.Status.PENDING).values_list(
             "id", flat=True):
@@ -290,7 +290,7 @@ def apply_job_resume(*, job: ApplyJob, enqueue: bool = True) -> int:
 
 def apply_reap_stale(*, job_id: int | None = None) -> int:
     """Re-enqueue shards whose worker stopped heartbeating; returns how many. Safe to run anywhere."""
-    from classifier.tasks_apply import apply_shard
+    from classifier.tasks.apply import apply_shard
 
     stale = timezone.now() - timedelta(seconds=stale_seconds())
     jobs = ApplyJob.objects.filter(status=ApplyJob.Status.RUNNING, cancel_requested=False)
@@ -471,7 +471,7 @@ def _watch_the_tail(job_id: int) -> None:
     if shards.filter(status=ApplyShard.Status.PENDING).exists():
         return
     if shards.filter(status=ApplyShard.Status.RUNNING).exists():
-        from classifier.tasks_apply import apply_job_watch as task
+        from classifier.tasks.apply import apply_job_watch as task
 
         task.apply_async((job_id, False), countdown=stale_seconds() + 1)
 
@@ -510,7 +510,7 @@ def _maybe_finalize(job_id: int, *, inline: bool = False) -> bool:
         job.save(update_fields=["status"])
 
         def enqueue() -> None:
-            from classifier.tasks_apply import apply_job_finalize as task
+            from classifier.tasks.apply import apply_job_finalize as task
 
             task.delay(job_id)
 
@@ -631,7 +631,7 @@ def clean_testset_create(*, source: Any, spec: HeadSpec, result_name: str = "", 
         rendition_run_id=spec.rendition_run_id, extractor=spec.extractor, natural_head_path=spec.natural_head_path,
         rendition_head_path=spec.rendition_head_path, thresholds=spec.strict, rule=rule, created_by=created_by)
     if enqueue:
-        from classifier.tasks_apply import clean_testset_run as task
+        from classifier.tasks.apply import clean_testset_run as task
 
         transaction.on_commit(lambda: task.delay(clean.id))
     return clean

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.urls import path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -17,8 +16,8 @@ from rest_framework.views import APIView
 
 from classifier.ml.neighbours import NeighbourInputError
 from classifier.models import ApplyJob, EmbeddingSet
-from classifier.models_neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
-from classifier.selectors_neighbours import (
+from classifier.models.neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
+from classifier.selectors.neighbours import (
     contamination_matches,
     contamination_reports_for_user,
     dedup_runs_for_user,
@@ -27,7 +26,7 @@ from classifier.selectors_neighbours import (
     get_vector_index_for_user,
     vector_indexes_for_user,
 )
-from classifier.services_neighbours import (
+from classifier.services.neighbours import (
     campaign_create_from_neighbours,
     contamination_report_create,
     dedup_run_create,
@@ -285,19 +284,3 @@ class NeighbourCampaignApi(APIView):
             return _bad(exc)
         return Response({"id": campaign.id, "name": campaign.name, "items": campaign.items.count(),
                          "index": index.id}, status=status.HTTP_201_CREATED)
-
-
-urlpatterns = [
-    path("vector-indexes/", VectorIndexListApi.as_view(), name="api-vector-indexes"),
-    path("vector-indexes/<int:index_id>/", VectorIndexDetailApi.as_view(), name="api-vector-index"),
-    path("vector-indexes/<int:index_id>/resume/", VectorIndexResumeApi.as_view(), name="api-vector-index-resume"),
-    path("dedup-runs/", DedupRunListApi.as_view(), name="api-dedup-runs"),
-    path("dedup-runs/<int:run_id>/", DedupRunDetailApi.as_view(), name="api-dedup-run"),
-    path("contamination-reports/", ContaminationReportListApi.as_view(), name="api-contamination-reports"),
-    path("contamination-reports/<int:report_id>/", ContaminationReportDetailApi.as_view(),
-         name="api-contamination-report"),
-    path("contamination-reports/<int:report_id>/matches/", ContaminationMatchListApi.as_view(),
-         name="api-contamination-matches"),
-    path("images/<int:image_id>/similar/", SimilarImagesApi.as_view(), name="api-image-similar"),
-    path("campaigns/from-neighbours/", NeighbourCampaignApi.as_view(), name="api-campaign-from-neighbours"),
-]

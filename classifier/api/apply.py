@@ -10,7 +10,6 @@ from typing import Any
 
 from django.conf import settings
 from django.http import HttpResponse
-from django.urls import path
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.request import Request
@@ -19,7 +18,7 @@ from rest_framework.views import APIView
 
 from classifier.apply.clean import CLEAN_RULES, OWN_CLASSIFIER, table12_csv
 from classifier.models import ApplyJob, ClassifierRun, CleanTestset, EmbeddingSet, ReshardJob
-from classifier.services_apply import (
+from classifier.services.apply import (
     ApplyError,
     apply_job_cancel,
     apply_job_create,
@@ -31,7 +30,7 @@ from classifier.services_apply import (
     get_clean_for_user,
     head_spec_from_runs,
 )
-from classifier.services_reshard import reshard_get, reshard_job_create
+from classifier.services.reshard import reshard_get, reshard_job_create
 from domainsieve.auth import IsResearcher
 from labeling.models import Dataset
 
@@ -217,15 +216,3 @@ class ReshardDetailApi(APIView):
     @extend_schema(responses=ReshardOut)
     def get(self, request: Request, reshard_id: int) -> Response:
         return Response(ReshardOut(reshard_get(reshard_id=reshard_id)).data)
-
-
-urlpatterns = [
-    path("apply-jobs/<int:job_id>/reshard/", ApplyJobReshardApi.as_view(), name="api-apply-job-reshard"),
-    path("reshards/<int:reshard_id>/", ReshardDetailApi.as_view(), name="api-reshard"),
-    path("apply-jobs/", ApplyJobListApi.as_view(), name="api-apply-jobs"),
-    path("apply-jobs/<int:job_id>/", ApplyJobDetailApi.as_view(), name="api-apply-job"),
-    path("apply-jobs/<int:job_id>/cancel/", ApplyJobCancelApi.as_view(), name="api-apply-job-cancel"),
-    path("apply-jobs/<int:job_id>/resume/", ApplyJobResumeApi.as_view(), name="api-apply-job-resume"),
-    path("clean-testsets/", CleanListApi.as_view(), name="api-clean-testsets"),
-    path("clean-testsets/<int:clean_id>/", CleanDetailApi.as_view(), name="api-clean-testset"),
-]

@@ -140,7 +140,7 @@ def classifier_runs_reap_stale(*, run_id: int | None = None) -> dict[str, list[i
     """Runs whose fit stopped heartbeating: their working folders removed, then queued again
     while attempts remain (``train_task`` on commit) or failed with the reason. Safe to run
     anywhere, any number of times: rows are taken with ``FOR UPDATE SKIP LOCKED`` and re-checked."""
-    from classifier.tasks import train_task
+    from classifier.tasks.runs import train_task
 
     requeued: list[int] = []
     failed: list[int] = []

@@ -26,7 +26,7 @@ from classifier.ml.calibration import evaluate_model
 from classifier.ml.extractors import ExtractorError, parse_extractor
 from classifier.ml.methods import ALL_METHODS, EMBEDDING_METHODS, IMAGE_METHODS, MethodError
 from classifier.models import ClassifierRun, EmbeddingSet, JobStatus
-from classifier.services_claims import (
+from classifier.services.claims import (
     Heartbeat,
     classifier_run_claim,
     classifier_runs_reap_stale,
@@ -86,7 +86,7 @@ def embedding_set_get_or_create(*, dataset: Dataset, extractor: str, created_by:
 
 def embedding_set_request(*, dataset: Dataset, extractor: str, created_by: Any = None) -> EmbeddingSet:
     """Create (or reuse) the set and queue ``embed_task`` on the gpu queue after commit."""
-    from classifier.tasks import embed_task
+    from classifier.tasks.runs import embed_task
 
     with transaction.atomic():
         embedding_set = embedding_set_get_or_create(dataset=dataset, extractor=extractor, created_by=created_by)
@@ -273,7 +273,7 @@ def classifier_run_create(*, created_by: Any, method: str, extractor: str, label
     if datasets:
         run.datasets.set(datasets)
     if enqueue:
-        from classifier.tasks import train_task
+        from classifier.tasks.runs import train_task
 
         transaction.on_commit(lambda: train_task.delay(run.id))
     return run
@@ -300,7 +300,7 @@ def _check_hyperparameters(method: str, hp: dict[str, Any]) -> None:
 
 def classifier_run_execute(*, run_id: int, device: str = "cpu", precision: str = "fp32", batch_size: int = 64,
                            num_workers: int = 0, progress: Progress = None) -> ClassifierRun:
-    """Claim, fit, calibrate and evaluate a run (see ``classifier.services_claims``).
+    """Claim, fit, calibrate and evaluate a run (see ``classifier.services.claims``).
 
     Only the claimant fits: a delivery that finds the run finished, or running with a fresh
     heartbeat (Redis redelivering after the visibility timeout, a duplicate message, a second
@@ -498,7 +498,7 @@ def campaign_latest_run(*, campaign: Any) -> ClassifierRun | None:
 def campaign_predictions_refresh_for_run(*, run_id: int) -> list[int]:
     """Queue a predictions refresh for every active campaign that follows "latest_run" and for which
     this run is now the latest run; returns the campaign ids. Called after a run succeeds."""
-    from classifier.tasks import campaign_predictions_task
+    from classifier.tasks.runs import campaign_predictions_task
     from labeling.models import Campaign
 
     run = ClassifierRun.objects.get(pk=run_id)
@@ -562,7 +562,7 @@ def campaign_predictions_configure(*, campaign: Any, ordering: str, uncertainty_
         if run is None and measure_changed and campaign.prediction_run_id is not None:
             run = campaign.prediction_run
         if run is not None:
-            from classifier.tasks import campaign_predictions_task
+            from classifier.tasks.runs import campaign_predictions_task
 
             chosen = run
             transaction.on_commit(lambda: campaign_predictions_task.delay(campaign.id, chosen.id, False))

@@ -8,20 +8,19 @@ from django.contrib import messages
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from classifier.ml.neighbours import NeighbourInputError
 from classifier.models import EmbeddingSet, JobStatus
-from classifier.models_neighbours import VectorIndex
-from classifier.selectors_neighbours import (
+from classifier.models.neighbours import VectorIndex
+from classifier.selectors.neighbours import (
     contamination_matches,
     contamination_reports_for_user,
     dedup_runs_for_user,
     get_contamination_report_for_user,
     vector_indexes_for_user,
 )
-from classifier.services_neighbours import (
+from classifier.services.neighbours import (
     campaign_create_from_neighbours,
     contamination_report_create,
     dedup_run_create,
@@ -146,11 +145,3 @@ def campaign_similar(request: HttpRequest, campaign_id: int) -> HttpResponse:
         "campaign": campaign, "page": page, "indexes": _ready_indexes(request),
         "config": {"campaign": campaign.id, "k": 12},
     })
-
-
-urlpatterns = [
-    path("classifier/neighbours/", neighbours_page, name="classifier-neighbours"),
-    path("classifier/contamination/", contamination_list, name="classifier-contamination-list"),
-    path("classifier/contamination/<int:report_id>/", contamination_detail, name="classifier-contamination"),
-    path("classifier/neighbours/campaigns/<int:campaign_id>/", campaign_similar, name="classifier-campaign-similar"),
-]

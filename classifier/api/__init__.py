@@ -1,0 +1,1 @@
+"""Classifier REST API, one module per area."""

@@ -1,0 +1,10 @@
+"""Classifier models, one module per area; import from here."""
+from __future__ import annotations
+
+from .apply import ApplyJob, ApplyShard, CleanTestset, ReshardJob
+from .neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
+from .runs import ClassifierRun, EmbeddingSet, JobStatus
+from .subsets import SubsetJob
+
+__all__ = ["ApplyJob", "ApplyShard", "ClassifierRun", "CleanTestset", "ContaminationMatch", "ContaminationReport",
+           "DedupRun", "EmbeddingSet", "JobStatus", "ReshardJob", "SubsetJob", "VectorIndex"]

@@ -1,0 +1,1 @@
+"""Classifier selectors (reads, permission-checked fetch helpers), one module per area."""

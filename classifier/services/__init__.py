@@ -1,0 +1,1 @@
+"""Classifier services (writes and the work jobs do), one module per area."""

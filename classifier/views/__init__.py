@@ -1,0 +1,1 @@
+"""Classifier pages, one module per area."""
