@@ -3,7 +3,8 @@
 Apps stand in layers: domainsieve (settings, access, shared helpers) <- labeling <- classifier <-
 training, and frontend (the home page) on top. An app imports only the layers below it, at import
 time or inside a function; where a lower app needs a higher one's action it calls a hook the higher
-app installs (labeling/hooks.py). The pure packages load no Django at all.
+app installs (labeling/hooks.py). Inside an app the packages stand in layers too (PACKAGE_LAYERS).
+The pure packages load no Django at all.
 """
 from __future__ import annotations
 
@@ -20,6 +21,16 @@ PURE_PACKAGES = ["classifier.ml", "classifier.apply", "labeling.agreement", "lab
                  "domainsieve.shards"]
 
 
+# Inside an app: a package imports only packages of a lower number, or modules outside this table
+# (pure code such as agreement/, ingest/, ml/, apply/, mixtures.py, which import none of these).
+# labeling.hooks is a registry any layer may call; classifier.hooks installs into it at start-up.
+PACKAGE_LAYERS = {
+    "models": 1, "leasing": 1, "selectors": 2, "services": 3, "tasks": 4, "worker": 4, "api": 5, "views": 5,
+    "management": 6, "urls": 7, "api_urls": 7, "admin": 7, "hooks": 7, "apps": 8,
+}
+REGISTRIES = {"labeling.hooks"}
+
+
 def _code_map():
     spec = importlib.util.spec_from_file_location("code_map", ROOT / "scripts" / "code_map.py")
     module = importlib.util.module_from_spec(spec)
@@ -33,6 +44,26 @@ def test_each_app_imports_only_the_layers_below_it():
               for e in _code_map().import_edges()
               if LAYERS.index(e.target.split(".")[0]) > LAYERS.index(e.source.split(".")[0])]
     assert upward == []
+
+
+def _package_layer(module: str) -> int | None:
+    parts = module.split(".")
+    if ".".join(parts[:2]) in REGISTRIES or len(parts) < 2:
+        return None
+    return PACKAGE_LAYERS.get(parts[1])
+
+
+def test_inside_an_app_each_package_imports_only_lower_layers():
+    """Services may queue their own app's tasks (inside the function, on commit); tasks call services."""
+    wrong = []
+    for e in _code_map().import_edges():
+        if e.source.split(".")[0] != e.target.split(".")[0]:
+            continue
+        source, target = _package_layer(e.source), _package_layer(e.target)
+        queues_a_task = e.deferred and e.source.split(".")[1] == "services" and e.target.split(".")[1] == "tasks"
+        if target is not None and (source is None or target > source) and not queues_a_task:
+            wrong.append(f"{e.source}:{e.line} imports {e.target}")
+    assert wrong == []
 
 
 def test_the_edge_finder_sees_deferred_and_relative_imports(tmp_path):
