@@ -103,10 +103,6 @@ def shard_components(shards: str) -> list[str]:
     return parts
 
 
-def shard_pattern(shards: str) -> str:
-    return "::".join(shard_components(shards))
-
-
 def _count_one_shard(path: Path) -> int:
     stats = path.with_name(path.stem + "_stats.json")  # img2dataset writes NNNNN_stats.json
     if stats.exists():

@@ -134,6 +134,3 @@ class RunSpec:
         """What each Slurm task runs under srun (one process per GPU, no torchrun)."""
         module, *prefix = self.module_and_prefix()
         return [python, "-u", "-m", module, *prefix, *self.openclip_args()]
-
-    def checkpoint_dir(self) -> Path:
-        return Path(self.logs_dir) / self.name / "checkpoints"

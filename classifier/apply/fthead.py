@@ -60,8 +60,6 @@ class FineTunedHead:
         self.extractor = extractor
         self.pixels = pixels
         self.classes: list[str] = list(result.classes)
-        self.base_extractor = str(extractor.spec)
-        self._keep = [result.out_classes.index(c) for c in result.classes]
 
     @classmethod
     def load(cls, path: str | Path, *, device: str = "cpu", precision: str = "fp32",

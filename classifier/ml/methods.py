@@ -238,8 +238,7 @@ EMBEDDING_METHODS = ("linear", "linear-balanced", "centroid", "knn-N", "knn-R", 
                      "logreg-R")
 IMAGE_METHODS = ("ft", "ft-balanced", "ft-N", "ft-R", "ft-N-balanced", "ft-R-balanced", "dr-ft-N", "dr-ft-R")
 ALL_METHODS = EMBEDDING_METHODS + IMAGE_METHODS
-# Shown where methods are chosen: runs made before the rename were migrated to logreg-*.
-RENAMED_METHODS = {"dr-N": "logreg-N", "dr-R": "logreg-R"}
+# Shown where methods are chosen: runs made before the rename were migrated to logreg-* (classifier 0006).
 RENAME_NOTE = ("dr-N/dr-R are the published cross-fitted density ratio; runs made before 2026-12 under those names "
                "were one-vs-rest logistic regressions and are now listed as logreg-N/logreg-R")
 

@@ -8,7 +8,6 @@ hyperparameters) k times on the items' given labels and predicts each held-out f
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -60,11 +59,3 @@ def out_of_fold_probabilities(features: np.ndarray, labels: np.ndarray, n_classe
         out[np.ix_(np.flatnonzero(~keep), fitted)] = head.scores(features[~keep])
     return out
 
-
-def class_columns(scores: np.ndarray, scored: Sequence[str], wanted: Sequence[str]) -> np.ndarray:
-    """Reorder score columns from ``scored`` class names to ``wanted`` ones (absent: 0)."""
-    out = np.zeros((scores.shape[0], len(wanted)))
-    for j, name in enumerate(wanted):
-        if name in scored:
-            out[:, j] = scores[:, list(scored).index(name)]
-    return out

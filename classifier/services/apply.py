@@ -406,12 +406,6 @@ def _claim(shard_id: int) -> tuple[ApplyShard | None, str]:
     return ApplyShard.objects.select_related("job").get(pk=shard_id), token
 
 
-def models_F(name: str) -> Any:
-    from django.db.models import F
-
-    return F(name)
-
-
 def apply_shard_run(*, shard_id: int, inline: bool = False) -> str:
     """Claim and process one shard; returns what happened (not claimable, done, failed, cancelled).
 

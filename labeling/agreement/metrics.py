@@ -69,16 +69,6 @@ class PairKappa:
     confusion: np.ndarray  # (C, C): rows rater_a's label, columns rater_b's
 
 
-def kappa_from_confusion(confusion: np.ndarray) -> float:
-    """Cohen's kappa of one square confusion matrix (sklearn's unweighted definition)."""
-    total = confusion.sum()
-    if total == 0:
-        return float("nan")
-    observed = np.trace(confusion) / total
-    expected = float(confusion.sum(axis=1) @ confusion.sum(axis=0)) / total**2
-    return float(_safe_div(observed - expected, 1.0 - expected))
-
-
 def cohen_kappa_pairs(ratings: Ratings, *, min_overlap: int = 1) -> list[PairKappa]:
     """Cohen's kappa for every pair of raters that share at least ``min_overlap`` items.
 

@@ -144,10 +144,6 @@ def relabel_history(*, campaign: Campaign) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- charts
 
 
-def _series_name(name: str, method: str) -> str:
-    return f"{name} ({method})"
-
-
 def campaign_charts(*, campaign: Campaign, table: LabelTable | None = None) -> dict[str, Any]:
     """The agreement page's charts as data: each one {title, kind, columns, rows, ...} so the page
     draws it and ``/agreement/charts/<name>.csv`` serves the same rows. A chart whose input is

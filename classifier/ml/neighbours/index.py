@@ -317,10 +317,6 @@ class NeighbourIndex:
                 f"from {extractor}; embed the query images with {self.extractor} or build an index from "
                 f"{extractor} embeddings")
 
-    def set_nprobe(self, nprobe: int) -> None:
-        if self.index is not None and not self.exact:
-            _faiss().extract_index_ivf(self.index).nprobe = int(nprobe)
-
     def search(self, queries: np.ndarray, k: int, *, batch: int = 1024) -> tuple[np.ndarray, np.ndarray]:
         """``(similarities, rows)`` of the ``k`` nearest stored vectors of each query, best first.
 
