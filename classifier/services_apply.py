@@ -37,7 +37,8 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from classifier.apply.clean import CLEAN_RULES, OWN_CLASSIFIER, clean_testset_scores
@@ -47,6 +48,7 @@ from classifier.apply.scoring import FT_NEEDS_IMAGES, HeadPair, Thresholds
 from classifier.apply.shards import CorruptShardError, ShardPatternError, expand_shards
 from classifier.apply.summary import summarize_scores, table7_markdown
 from classifier.models_apply import ApplyJob, ApplyShard, CleanTestset
+from domainsieve.auth import RESEARCHER, has_role
 from domainsieve.shards import NotAShardError, check_tar_shards
 
 log = logging.getLogger(__name__)
@@ -583,22 +585,29 @@ def apply_job_progress(*, job: ApplyJob) -> dict[str, Any]:
 # ---------------------------------------------------------------- reads
 
 
-def apply_jobs_for_user(*, user: Any) -> Any:
-    """Apply jobs are lab-wide: every researcher sees every job (the API and pages check the role)."""
+def apply_jobs_for_user(*, user: Any) -> QuerySet[ApplyJob]:
+    """Apply jobs are lab-wide: every job for researchers and admins, none for anyone else (the API
+    and pages check the role first; this holds if one forgets)."""
+    if not has_role(user, RESEARCHER):
+        return ApplyJob.objects.none()
     return ApplyJob.objects.select_related("created_by")
 
 
 def get_apply_job_for_user(*, user: Any, job_id: int) -> ApplyJob:
-    """The job, or Http404; callers have checked the researcher role."""
-    from django.shortcuts import get_object_or_404
-
+    """The job, or Http404 when it does not exist or the user may not see it."""
     return get_object_or_404(apply_jobs_for_user(user=user), pk=job_id)
 
 
-def get_clean_for_user(*, user: Any, clean_id: int) -> CleanTestset:
-    from django.shortcuts import get_object_or_404
+def cleans_for_user(*, user: Any) -> QuerySet[CleanTestset]:
+    """Test-set cleanings, lab-wide like apply jobs: all for researchers and admins, none for others."""
+    if not has_role(user, RESEARCHER):
+        return CleanTestset.objects.none()
+    return CleanTestset.objects.select_related("source", "result")
 
-    return get_object_or_404(CleanTestset.objects.select_related("source", "result"), pk=clean_id)
+
+def get_clean_for_user(*, user: Any, clean_id: int) -> CleanTestset:
+    """The cleaning, or Http404 when it does not exist or the user may not see it."""
+    return get_object_or_404(cleans_for_user(user=user), pk=clean_id)
 
 
 # ---------------------------------------------------------------- clean test sets
@@ -720,6 +729,6 @@ def clean_testset_run(*, clean_id: int, device: str = "auto", batch_size: int = 
 __all__ = [
     "ApplyError", "HeadSpec", "apply_job_cancel", "apply_job_create", "apply_job_finalize", "apply_job_progress",
     "apply_job_resume", "apply_job_watch", "apply_reap_stale", "apply_shard_run", "clean_testset_create",
-    "apply_jobs_for_user", "clean_testset_run", "get_apply_job_for_user", "get_clean_for_user",
+    "apply_jobs_for_user", "clean_testset_run", "cleans_for_user", "get_apply_job_for_user", "get_clean_for_user",
     "head_spec_from_runs",
 ]

@@ -9,7 +9,7 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods, require_POST
 
 from classifier.apply.summary import TABLE_ORDER
-from classifier.models import ApplyJob, ClassifierRun, CleanTestset
+from classifier.models import ApplyJob, ClassifierRun
 from classifier.selectors import classifier_heads_for_user
 from classifier.services_apply import (
     ApplyError,
@@ -19,6 +19,7 @@ from classifier.services_apply import (
     apply_job_resume,
     apply_jobs_for_user,
     clean_testset_create,
+    cleans_for_user,
     get_apply_job_for_user,
     get_clean_for_user,
     head_spec_from_runs,
@@ -129,7 +130,7 @@ def clean_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Cleaning {clean.source.name} queued.")
             return redirect("classifier-clean", clean_id=clean.id)
-    cleans = list(CleanTestset.objects.select_related("source", "result")[:200])
+    cleans = list(cleans_for_user(user=request.user)[:200])
     return render(request, "classifier/clean_list.html", status=400 if request.method == "POST" else 200, context={
         "cleans": cleans, "heads": _heads(request), "testsets": Dataset.objects.filter(kind=Dataset.Kind.TESTSET),
     })
