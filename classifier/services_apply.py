@@ -59,21 +59,21 @@ class ApplyError(ValueError):
 
 
 def stale_seconds() -> float:
-    return float(getattr(settings, "APPLY_STALE_SECONDS", os.environ.get("APPLY_STALE_SECONDS", "300")))
+    return float(settings.APPLY_STALE_SECONDS)
 
 
 def max_attempts() -> int:
-    return int(getattr(settings, "APPLY_MAX_ATTEMPTS", os.environ.get("APPLY_MAX_ATTEMPTS", "3")))
+    return int(settings.APPLY_MAX_ATTEMPTS)
 
 
 def decode_threads() -> int:
     """Threads decoding JPEGs per worker (APPLY_DECODE_THREADS, default min(8, cores))."""
-    return int(os.environ.get("APPLY_DECODE_THREADS", str(min(8, os.cpu_count() or 1))))
+    return int(settings.APPLY_DECODE_THREADS)
 
 
 def _batch_delay() -> float:
     # Test and bench hook only: slows every batch so a test can kill a worker mid-shard.
-    return float(os.environ.get("DOMAINSIEVE_APPLY_BATCH_DELAY", "0") or 0)
+    return float(settings.APPLY_BATCH_DELAY)
 
 
 def _worker_name() -> str:

@@ -4,9 +4,8 @@ CUDA is chosen inside the task, never at import, so the parent worker process st
 """
 from __future__ import annotations
 
-import os
-
 from celery import shared_task
+from django.conf import settings
 
 from classifier import services, services_claims
 
@@ -18,7 +17,7 @@ def _device() -> str:
 
 
 def _num_workers() -> int:
-    return int(os.environ.get("EMBED_WORKERS", "0"))
+    return int(settings.EMBED_WORKERS)
 
 
 @shared_task(acks_late=True)
