@@ -43,6 +43,7 @@ from django.utils import timezone
 
 from classifier.apply.clean import CLEAN_RULES, OWN_CLASSIFIER, clean_testset_scores
 from classifier.apply.fthead import is_finetuned_artifact
+from classifier.apply.lru import LRUCache
 from classifier.apply.process import ShardCancelled, decode_rgb, process_embeddings, process_shard
 from classifier.apply.scoring import FT_NEEDS_IMAGES, HeadPair, Thresholds
 from classifier.apply.shards import CorruptShardError, ShardPatternError, expand_shards
@@ -327,7 +328,17 @@ def apply_job_watch(*, job_id: int) -> bool:
 # ---------------------------------------------------------------- one shard
 
 
-_MODEL_CACHE: dict[tuple[str, ...], Any] = {}
+# What a worker keeps loaded between shards, each bounded by APPLY_MODEL_CACHE_SIZE (least recently
+# used dropped first): head pairs, frozen extractors, and the pixel memo each extractor's
+# preprocessing shares between a frozen and a fine-tuned tower. A job touches one of each, so a
+# worker alternating between two jobs loads nothing twice, and a third job evicts the oldest.
+_HEADS = LRUCache()
+_EXTRACTORS = LRUCache()
+_PIXELS = LRUCache()
+
+
+def _cache_size() -> int:
+    return int(settings.APPLY_MODEL_CACHE_SIZE)
 
 
 def _resolve_device(device: str) -> str:
@@ -344,20 +355,22 @@ def _precision(device: str) -> str:
 
 def _pixels_for(extractor: str) -> Callable[[Any], Any]:
     """The per-process pixel memo of ``extractor``'s preprocessing: the frozen tower and a fine-tuned one
-    (same base extractor, same eval transform) preprocess each decoded batch once between them."""
+    (same base extractor, same eval transform) preprocess each decoded batch once between them. A memo
+    evicted while a cached fine-tuned head still holds it only costs that sharing, never a wrong score."""
 
     def get(preprocess: Any) -> Any:
         from classifier.apply.fthead import PixelBatch
 
-        return _MODEL_CACHE.setdefault(("pixels", extractor), PixelBatch(preprocess))
+        return _PIXELS.get_or_load(extractor, lambda: PixelBatch(preprocess), maxsize=_cache_size())
 
     return get
 
 
 def _load_heads(job: ApplyJob) -> HeadPair:
     """The two heads: pickled embedding-method models, or fine-tuned towers (``ft.pt``) on the job's device."""
-    key = ("heads", job.natural_head_path, job.rendition_head_path, job.extractor, job.device)
-    if key not in _MODEL_CACHE:
+    key = (job.natural_head_path, job.rendition_head_path, job.extractor, job.device)
+
+    def load_pair() -> HeadPair:
         from classifier.ml.methods import load_head
 
         def load(path: str) -> Any:
@@ -372,22 +385,24 @@ def _load_heads(job: ApplyJob) -> HeadPair:
             except ValueError as exc:
                 raise ApplyError(str(exc)) from exc
 
-        _MODEL_CACHE[key] = HeadPair(natural=load(job.natural_head_path), rendition=load(job.rendition_head_path))
-    return _MODEL_CACHE[key]
+        return HeadPair(natural=load(job.natural_head_path), rendition=load(job.rendition_head_path))
+
+    return _HEADS.get_or_load(key, load_pair, maxsize=_cache_size())
 
 
 def _embed_fn(job: ApplyJob) -> Callable[[list[Any]], np.ndarray]:
     """Frozen-extractor features of a decoded batch. The extractor is built on first use, so a pair of
     fine-tuned heads never loads it."""
     device = _resolve_device(job.device)
-    key = ("extractor", job.extractor, device)
+    key = (job.extractor, device)
 
     def embed(images: list[Any]) -> np.ndarray:
-        if key not in _MODEL_CACHE:
+        def build() -> Any:
             from classifier.ml.extractors import build_extractor
 
-            _MODEL_CACHE[key] = build_extractor(job.extractor, device=device, precision=_precision(device))
-        extractor = _MODEL_CACHE[key]
+            return build_extractor(job.extractor, device=device, precision=_precision(device))
+
+        extractor = _EXTRACTORS.get_or_load(key, build, maxsize=_cache_size())
         batch = _pixels_for(job.extractor)(extractor.preprocess)(images)
         return extractor.encode(batch).cpu().numpy()
 

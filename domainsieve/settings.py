@@ -279,10 +279,12 @@ CLASSIFIER_STALE_SECONDS = float(envstr("CLASSIFIER_STALE_SECONDS", "300"))
 CLASSIFIER_MAX_ATTEMPTS = envint("CLASSIFIER_MAX_ATTEMPTS", "2")
 # Apply jobs (classifier.services_apply): a shard whose worker is silent for APPLY_STALE_SECONDS is
 # claimed again, at most APPLY_MAX_ATTEMPTS times in all; a worker decodes JPEGs in
-# APPLY_DECODE_THREADS threads.
+# APPLY_DECODE_THREADS threads and keeps the APPLY_MODEL_CACHE_SIZE most recently used head pairs
+# and extractors loaded (each may hold GPU memory; older ones are dropped).
 APPLY_STALE_SECONDS = float(envstr("APPLY_STALE_SECONDS", "300"))
 APPLY_MAX_ATTEMPTS = envint("APPLY_MAX_ATTEMPTS", "3")
 APPLY_DECODE_THREADS = envint("APPLY_DECODE_THREADS", str(min(8, os.cpu_count() or 1)))
+APPLY_MODEL_CACHE_SIZE = envint("APPLY_MODEL_CACHE_SIZE", "2")
 # DataLoader worker processes of embedding and fit tasks (0: load in the task's own process).
 EMBED_WORKERS = envint("EMBED_WORKERS", "0")
 # FAISS threads of neighbour tasks (0 or empty: FAISS's default, every core).
