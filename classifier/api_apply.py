@@ -26,6 +26,7 @@ from classifier.services_apply import (
     apply_job_progress,
     apply_job_resume,
     apply_jobs_for_user,
+    apply_jobs_with_progress,
     clean_testset_create,
     cleans_for_user,
     get_apply_job_for_user,
@@ -75,7 +76,7 @@ class ApplyJobListApi(generics.ListAPIView):
     serializer_class = ApplyJobOut
 
     def get_queryset(self) -> Any:
-        return apply_jobs_for_user(user=self.request.user)
+        return apply_jobs_with_progress(apply_jobs_for_user(user=self.request.user))
 
     def post(self, request: Request) -> Response:
         data = ApplyJobIn(data=request.data)

@@ -18,6 +18,7 @@ from classifier.services_apply import (
     apply_job_progress,
     apply_job_resume,
     apply_jobs_for_user,
+    apply_jobs_with_progress,
     clean_testset_create,
     cleans_for_user,
     get_apply_job_for_user,
@@ -61,7 +62,7 @@ def apply_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Apply job {job.id} queued: {job.shards_total} shards.")
             return redirect("classifier-apply-job", job_id=job.id)
-    jobs = list(apply_jobs_for_user(user=request.user)[:100])
+    jobs = list(apply_jobs_with_progress(apply_jobs_for_user(user=request.user))[:100])
     rows = [(job, apply_job_progress(job=job)) for job in jobs]
     # A refused form comes back filled in, with the reason, as a 400.
     return render(request, "classifier/apply_list.html", {"rows": rows, "heads": _heads(request), "form": request.POST},
