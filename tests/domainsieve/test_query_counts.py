@@ -20,9 +20,26 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from classifier.models import ApplyJob, ApplyShard, ClassifierRun, CleanTestset, EmbeddingSet, SubsetJob
+from classifier.models import (
+    ApplyJob,
+    ApplyShard,
+    ClassifierRun,
+    CleanTestset,
+    EmbeddingSet,
+    ReshardJob,
+    SubsetJob,
+)
 from classifier.models_neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
-from labeling.models import Annotation, Campaign, CampaignItem, Dataset, Image, ImportJob
+from labeling.models import (
+    Annotation,
+    Campaign,
+    CampaignItem,
+    Dataset,
+    Image,
+    ImportJob,
+    LabelSnapshot,
+    Split,
+)
 from training.models import EvalResult, TrainGpu, TrainHost, TrainingRun
 
 pytestmark = pytest.mark.django_db
@@ -49,6 +66,14 @@ class Ctx:
     @property
     def dataset(self) -> Dataset:
         return self.once("dataset", lambda: Dataset.objects.create(name=_name("pool")))
+
+    @property
+    def campaign(self) -> Campaign:
+        return self.once("campaign", lambda: _campaign(self))
+
+    @property
+    def snapshot(self) -> LabelSnapshot:
+        return self.once("snapshot", lambda: _snapshot(self))
 
     @property
     def apply_job(self) -> ApplyJob:
@@ -80,6 +105,17 @@ def _campaign(ctx: Ctx, *, images: int = 1) -> Campaign:
     for _ in range(images):
         CampaignItem.objects.create(campaign=campaign, image=_image(dataset), target_k=1)
     return campaign
+
+
+def _snapshot(ctx: Ctx) -> LabelSnapshot:
+    return LabelSnapshot.objects.create(campaign=ctx.campaign, name=_name("snapshot"), rule="majority",
+                                        class_names=["natural"], counts={"natural": 1}, n_labelled=1, n_unlabelled=0,
+                                        created_by=ctx.user)
+
+
+def _split(snapshot: LabelSnapshot, ctx: Ctx) -> Split:
+    return Split.objects.create(snapshot=snapshot, name=_name("split"), version=1, preset=Split.Preset.RATIO, seed=0,
+                                counts={"train": {"natural": 1}}, created_by=ctx.user)
 
 
 def _apply_job(ctx: Ctx) -> ApplyJob:
@@ -125,6 +161,18 @@ def add_my_labels(ctx: Ctx, n: int) -> list[Any]:
     return [Annotation.objects.create(item=item, annotator=ctx.user, label="natural", seconds=1.5) for item in items]
 
 
+def add_snapshots(ctx: Ctx, n: int) -> list[Any]:
+    snapshots = [_snapshot(ctx) for _ in range(n)]
+    for snapshot in snapshots:
+        for _ in range(2):
+            _split(snapshot, ctx)
+    return snapshots
+
+
+def add_splits(ctx: Ctx, n: int) -> list[Any]:
+    return [_split(ctx.snapshot, ctx) for _ in range(n)]
+
+
 def add_classifier_runs(ctx: Ctx, n: int) -> list[Any]:
     runs = []
     for _ in range(n):
@@ -152,6 +200,16 @@ def add_cleans(ctx: Ctx, n: int) -> list[Any]:
         cleans.append(CleanTestset.objects.create(source=source, result=result, result_name=result.name, extractor="x",
                                                   natural_head_path="n", rendition_head_path="r", created_by=ctx.user))
     return cleans
+
+
+def add_reshards(ctx: Ctx, n: int) -> list[Any]:
+    return [ReshardJob.objects.create(apply_job=ctx.apply_job, subset=_name("natural_strict"), out_dir="/out",
+                                      created_by=ctx.user) for _ in range(n)]
+
+
+def add_campaign_items(ctx: Ctx, n: int) -> list[Any]:
+    dataset = ctx.campaign.datasets.get()
+    return [CampaignItem.objects.create(campaign=ctx.campaign, image=_image(dataset), target_k=1) for _ in range(n)]
 
 
 def add_subsets(ctx: Ctx, n: int) -> list[Any]:
@@ -268,6 +326,10 @@ CASES = {
                              lambda a: f'data-campaign="{a.item.campaign_id}"'),
     "api my progress": Case(lambda c: "/api/v1/me/progress/", add_my_labels,
                             lambda a: f'"campaign":{a.item.campaign_id}'),
+    "page snapshots": Case(lambda c: f"/campaigns/{c.campaign.id}/snapshots/", add_snapshots, lambda s: s.name),
+    "api snapshots": Case(lambda c: f"/api/v1/campaigns/{c.campaign.id}/snapshots/", add_snapshots, _id),
+    "page splits": Case(lambda c: f"/snapshots/{c.snapshot.id}/splits/", add_splits, lambda s: s.name),
+    "api splits": Case(lambda c: f"/api/v1/snapshots/{c.snapshot.id}/splits/", add_splits, _id),
     # classifier
     "page classifier runs": Case(lambda c: "/classifier/runs/", add_classifier_runs, lambda r: r.name),
     "api classifier runs": Case(lambda c: "/api/v1/classifier-runs/", add_classifier_runs, _id),
@@ -276,6 +338,9 @@ CASES = {
     "api apply jobs": Case(lambda c: "/api/v1/apply-jobs/", add_apply_jobs, _id),
     "page clean test sets": Case(lambda c: "/classifier/clean/", add_cleans, lambda j: j.result_name),
     "api clean test sets": Case(lambda c: "/api/v1/clean-testsets/", add_cleans, _id),
+    "api reshards": Case(lambda c: f"/api/v1/apply-jobs/{c.apply_job.id}/reshard/", add_reshards, _id),
+    "page campaign images, find similar": Case(lambda c: f"/classifier/neighbours/campaigns/{c.campaign.id}/",
+                                               add_campaign_items, lambda i: f"/api/v1/images/{i.image_id}/thumb/"),
     "page subsets": Case(lambda c: "/classifier/subsets/", add_subsets, lambda j: j.name),
     "page neighbours: indexes": Case(lambda c: "/classifier/neighbours/", add_indexes, lambda i: i.name),
     "page neighbours: dedup runs": Case(lambda c: "/classifier/neighbours/", add_dedup_runs,
