@@ -277,6 +277,27 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 CLASSIFIER_HEARTBEAT_SECONDS = float(envstr("CLASSIFIER_HEARTBEAT_SECONDS", "30"))
 CLASSIFIER_STALE_SECONDS = float(envstr("CLASSIFIER_STALE_SECONDS", "300"))
 CLASSIFIER_MAX_ATTEMPTS = envint("CLASSIFIER_MAX_ATTEMPTS", "2")
+# Apply jobs (classifier.services.apply): a shard whose worker is silent for APPLY_STALE_SECONDS is
+# claimed again, at most APPLY_MAX_ATTEMPTS times in all; a worker decodes JPEGs in
+# APPLY_DECODE_THREADS threads and keeps the APPLY_MODEL_CACHE_SIZE most recently used head pairs
+# and extractors loaded (each may hold GPU memory; older ones are dropped).
+APPLY_STALE_SECONDS = float(envstr("APPLY_STALE_SECONDS", "300"))
+APPLY_MAX_ATTEMPTS = envint("APPLY_MAX_ATTEMPTS", "3")
+APPLY_DECODE_THREADS = envint("APPLY_DECODE_THREADS", str(min(8, os.cpu_count() or 1)))
+APPLY_MODEL_CACHE_SIZE = envint("APPLY_MODEL_CACHE_SIZE", "2")
+# DataLoader worker processes of embedding and fit tasks (0: load in the task's own process).
+EMBED_WORKERS = envint("EMBED_WORKERS", "0")
+# FAISS threads of neighbour tasks (0 or empty: FAISS's default, every core).
+NEIGHBOURS_THREADS = int(envstr("NEIGHBOURS_THREADS", "0") or 0)
+# Tests and benchmarks only: every apply batch sleeps this many seconds (a test kills a worker
+# mid-shard), and a classifier fit waits at each step while the file CLASSIFIER_HOLD_FILE exists.
+APPLY_BATCH_DELAY = float(envstr("DOMAINSIEVE_APPLY_BATCH_DELAY", "0") or 0)
+CLASSIFIER_HOLD_FILE = envstr("DOMAINSIEVE_CLASSIFIER_HOLD_FILE", "")
+# The devices this process may use, as CUDA reads them: None when unset (every device), "" or "-1"
+# for none. A train worker hands out only these; the Training form offers CPU values without them.
+CUDA_VISIBLE_DEVICES = os.environ.get("CUDA_VISIBLE_DEVICES")
+# `manage.py demo`: the password of the demo accounts made on the first run (unset: random ones).
+DEMO_PASSWORD = envsecret("DEMO_PASSWORD")
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1

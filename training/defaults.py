@@ -2,11 +2,12 @@
 finishes in minutes on a laptop CPU where it has not (README: "CPU quick start")."""
 from __future__ import annotations
 
-import os
 import shutil
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+
+from django.conf import settings
 
 # The paper's recipe (ViT-B-32, 32 epochs, global batch 16,384 on 8 GPUs) is the form's own initial.
 # On CPU: the 32-pixel DS-Tiny config shipped in training/model_configs, one process, fp32 (CPU
@@ -22,7 +23,7 @@ def cuda_available() -> bool:
     """Whether this host has an NVIDIA GPU it may use: the driver's files, not torch, so the web
     process neither pays torch's import nor touches CUDA. ``CUDA_VISIBLE_DEVICES=""`` (or -1)
     means none. Asked once per process, at the first form shown."""
-    visible = os.environ.get("CUDA_VISIBLE_DEVICES")
+    visible = settings.CUDA_VISIBLE_DEVICES
     if visible is not None and visible.strip() in ("", "-1"):
         return False
     return (Path("/proc/driver/nvidia/version").exists() or Path("/dev/nvidia0").exists()

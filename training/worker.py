@@ -9,7 +9,6 @@ The thread is an interface like a task: it calls services and owns its retries.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 from typing import Any
 
@@ -46,7 +45,7 @@ def register_this_host() -> None:
     name = train_host_name()
     gpus, source = discover_gpus(declared=settings.TRAIN_HOST_GPUS, model=settings.TRAIN_HOST_GPU_MODEL,
                                  memory_mb=settings.TRAIN_HOST_GPU_MEMORY_MB,
-                                 cuda_visible_devices=os.environ.get("CUDA_VISIBLE_DEVICES"))
+                                 cuda_visible_devices=settings.CUDA_VISIBLE_DEVICES)
     training_orphans_stop(host=name, supervisors=live_supervisors(name))
     host = train_host_register(name=name, gpus=gpus, source=source, worker=_state["worker"])
     log.info("train host %s registered: %d GPU(s) %s (%s), queue %s", host.name, host.gpu_count, host.gpu_model,

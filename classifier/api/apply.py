@@ -25,7 +25,9 @@ from classifier.services.apply import (
     apply_job_progress,
     apply_job_resume,
     apply_jobs_for_user,
+    apply_jobs_with_progress,
     clean_testset_create,
+    cleans_for_user,
     get_apply_job_for_user,
     get_clean_for_user,
     head_spec_from_runs,
@@ -73,7 +75,7 @@ class ApplyJobListApi(generics.ListAPIView):
     serializer_class = ApplyJobOut
 
     def get_queryset(self) -> Any:
-        return apply_jobs_for_user(user=self.request.user)
+        return apply_jobs_with_progress(apply_jobs_for_user(user=self.request.user))
 
     def post(self, request: Request) -> Response:
         data = ApplyJobIn(data=request.data)
@@ -142,11 +144,11 @@ class CleanListApi(generics.ListAPIView):
     serializer_class = CleanOut
 
     def get_queryset(self) -> Any:
-        return CleanTestset.objects.select_related("source")
+        return cleans_for_user(user=self.request.user)
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if request.query_params.get("export") == "csv":
-            rows = [c.counts for c in CleanTestset.objects.filter(status="done").order_by("id")]
+            rows = [c.counts for c in cleans_for_user(user=request.user).filter(status="done").order_by("id")]
             response = HttpResponse(table12_csv(rows), content_type="text/csv")
             response["Content-Disposition"] = 'attachment; filename="clean_testsets_table12.csv"'
             return response

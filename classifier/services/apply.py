@@ -37,16 +37,19 @@ import numpy as np
 import pandas as pd
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, F, Q, Sum
+from django.db.models import Count, F, Q, QuerySet, Sum
+from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from classifier.apply.clean import CLEAN_RULES, OWN_CLASSIFIER, clean_testset_scores
 from classifier.apply.fthead import is_finetuned_artifact
+from classifier.apply.lru import LRUCache
 from classifier.apply.process import ShardCancelled, decode_rgb, process_embeddings, process_shard
 from classifier.apply.scoring import FT_NEEDS_IMAGES, HeadPair, Thresholds
 from classifier.apply.shards import CorruptShardError, ShardPatternError, expand_shards
 from classifier.apply.summary import summarize_scores, table7_markdown
 from classifier.models.apply import ApplyJob, ApplyShard, CleanTestset
+from domainsieve.auth import RESEARCHER, has_role
 from domainsieve.shards import NotAShardError, check_tar_shards
 
 log = logging.getLogger(__name__)
@@ -57,21 +60,21 @@ class ApplyError(ValueError):
 
 
 def stale_seconds() -> float:
-    return float(getattr(settings, "APPLY_STALE_SECONDS", os.environ.get("APPLY_STALE_SECONDS", "300")))
+    return float(settings.APPLY_STALE_SECONDS)
 
 
 def max_attempts() -> int:
-    return int(getattr(settings, "APPLY_MAX_ATTEMPTS", os.environ.get("APPLY_MAX_ATTEMPTS", "3")))
+    return int(settings.APPLY_MAX_ATTEMPTS)
 
 
 def decode_threads() -> int:
     """Threads decoding JPEGs per worker (APPLY_DECODE_THREADS, default min(8, cores))."""
-    return int(os.environ.get("APPLY_DECODE_THREADS", str(min(8, os.cpu_count() or 1))))
+    return int(settings.APPLY_DECODE_THREADS)
 
 
 def _batch_delay() -> float:
     # Test and bench hook only: slows every batch so a test can kill a worker mid-shard.
-    return float(os.environ.get("DOMAINSIEVE_APPLY_BATCH_DELAY", "0") or 0)
+    return float(settings.APPLY_BATCH_DELAY)
 
 
 def _worker_name() -> str:
@@ -325,7 +328,17 @@ def apply_job_watch(*, job_id: int) -> bool:
 # ---------------------------------------------------------------- one shard
 
 
-_MODEL_CACHE: dict[tuple[str, ...], Any] = {}
+# What a worker keeps loaded between shards, each bounded by APPLY_MODEL_CACHE_SIZE (least recently
+# used dropped first): head pairs, frozen extractors, and the pixel memo each extractor's
+# preprocessing shares between a frozen and a fine-tuned tower. A job touches one of each, so a
+# worker alternating between two jobs loads nothing twice, and a third job evicts the oldest.
+_HEADS = LRUCache()
+_EXTRACTORS = LRUCache()
+_PIXELS = LRUCache()
+
+
+def _cache_size() -> int:
+    return int(settings.APPLY_MODEL_CACHE_SIZE)
 
 
 def _resolve_device(device: str) -> str:
@@ -342,20 +355,22 @@ def _precision(device: str) -> str:
 
 def _pixels_for(extractor: str) -> Callable[[Any], Any]:
     """The per-process pixel memo of ``extractor``'s preprocessing: the frozen tower and a fine-tuned one
-    (same base extractor, same eval transform) preprocess each decoded batch once between them."""
+    (same base extractor, same eval transform) preprocess each decoded batch once between them. A memo
+    evicted while a cached fine-tuned head still holds it only costs that sharing, never a wrong score."""
 
     def get(preprocess: Any) -> Any:
         from classifier.apply.fthead import PixelBatch
 
-        return _MODEL_CACHE.setdefault(("pixels", extractor), PixelBatch(preprocess))
+        return _PIXELS.get_or_load(extractor, lambda: PixelBatch(preprocess), maxsize=_cache_size())
 
     return get
 
 
 def _load_heads(job: ApplyJob) -> HeadPair:
     """The two heads: pickled embedding-method models, or fine-tuned towers (``ft.pt``) on the job's device."""
-    key = ("heads", job.natural_head_path, job.rendition_head_path, job.extractor, job.device)
-    if key not in _MODEL_CACHE:
+    key = (job.natural_head_path, job.rendition_head_path, job.extractor, job.device)
+
+    def load_pair() -> HeadPair:
         from classifier.ml.methods import load_head
 
         def load(path: str) -> Any:
@@ -370,22 +385,24 @@ def _load_heads(job: ApplyJob) -> HeadPair:
             except ValueError as exc:
                 raise ApplyError(str(exc)) from exc
 
-        _MODEL_CACHE[key] = HeadPair(natural=load(job.natural_head_path), rendition=load(job.rendition_head_path))
-    return _MODEL_CACHE[key]
+        return HeadPair(natural=load(job.natural_head_path), rendition=load(job.rendition_head_path))
+
+    return _HEADS.get_or_load(key, load_pair, maxsize=_cache_size())
 
 
 def _embed_fn(job: ApplyJob) -> Callable[[list[Any]], np.ndarray]:
     """Frozen-extractor features of a decoded batch. The extractor is built on first use, so a pair of
     fine-tuned heads never loads it."""
     device = _resolve_device(job.device)
-    key = ("extractor", job.extractor, device)
+    key = (job.extractor, device)
 
     def embed(images: list[Any]) -> np.ndarray:
-        if key not in _MODEL_CACHE:
+        def build() -> Any:
             from classifier.ml.extractors import build_extractor
 
-            _MODEL_CACHE[key] = build_extractor(job.extractor, device=device, precision=_precision(device))
-        extractor = _MODEL_CACHE[key]
+            return build_extractor(job.extractor, device=device, precision=_precision(device))
+
+        extractor = _EXTRACTORS.get_or_load(key, build, maxsize=_cache_size())
         batch = _pixels_for(job.extractor)(extractor.preprocess)(images)
         return extractor.encode(batch).cpu().numpy()
 
@@ -556,10 +573,29 @@ def _merge_counts(dicts: Any) -> dict[str, int]:
     return total
 
 
+def _shard_totals(path: str = "") -> dict[str, Any]:
+    """What progress sums over a job's shards: rows, skipped, and a count per status. ``path``
+    ("shards__") states them from the job's side, as annotations."""
+    return {"rows": Sum(f"{path}rows"), "skipped": Sum(f"{path}skipped"),
+            **{s: Count(f"{path}id", filter=Q(**{f"{path}status": s})) for s in ApplyShard.Status.values}}
+
+
+def apply_jobs_with_progress(jobs: QuerySet[ApplyJob]) -> QuerySet[ApplyJob]:
+    """``jobs`` with the shard totals ``apply_job_progress`` reads, summed in the same query (one
+    GROUP BY over their shards), so a list of jobs costs one query, not one more per job. For lists
+    only: the totals are those of the moment the query ran."""
+    ordering = jobs.query.order_by or ApplyJob._meta.ordering  # a GROUP BY query drops Meta.ordering
+    return jobs.annotate(**{f"shard_{name}": total for name, total in _shard_totals("shards__").items()}
+                         ).order_by(*ordering)
+
+
 def apply_job_progress(*, job: ApplyJob) -> dict[str, Any]:
-    """Shards done/total, rows, samples/s since start and an ETA from the mean shard pace."""
-    agg = job.shards.aggregate(rows=Sum("rows"), skipped=Sum("skipped"),
-                               **{s: Count("id", filter=Q(status=s)) for s in ApplyShard.Status.values})
+    """Shards done/total, rows, samples/s since start and an ETA from the mean shard pace. Cost: one
+    aggregate, none for a job from ``apply_jobs_with_progress``."""
+    if hasattr(job, "shard_rows"):
+        agg = {name: getattr(job, f"shard_{name}") for name in _shard_totals()}
+    else:
+        agg = job.shards.aggregate(**_shard_totals())
     counts = {s: int(agg[s]) for s in ApplyShard.Status.values}
     end = job.finished_at or timezone.now()
     elapsed = max((end - job.started_at).total_seconds(), 1e-6) if job.started_at else 0.0
@@ -577,22 +613,29 @@ def apply_job_progress(*, job: ApplyJob) -> dict[str, Any]:
 # ---------------------------------------------------------------- reads
 
 
-def apply_jobs_for_user(*, user: Any) -> Any:
-    """Apply jobs are lab-wide: every researcher sees every job (the API and pages check the role)."""
+def apply_jobs_for_user(*, user: Any) -> QuerySet[ApplyJob]:
+    """Apply jobs are lab-wide: every job for researchers and admins, none for anyone else (the API
+    and pages check the role first; this holds if one forgets)."""
+    if not has_role(user, RESEARCHER):
+        return ApplyJob.objects.none()
     return ApplyJob.objects.select_related("created_by")
 
 
 def get_apply_job_for_user(*, user: Any, job_id: int) -> ApplyJob:
-    """The job, or Http404; callers have checked the researcher role."""
-    from django.shortcuts import get_object_or_404
-
+    """The job, or Http404 when it does not exist or the user may not see it."""
     return get_object_or_404(apply_jobs_for_user(user=user), pk=job_id)
 
 
-def get_clean_for_user(*, user: Any, clean_id: int) -> CleanTestset:
-    from django.shortcuts import get_object_or_404
+def cleans_for_user(*, user: Any) -> QuerySet[CleanTestset]:
+    """Test-set cleanings, lab-wide like apply jobs: all for researchers and admins, none for others."""
+    if not has_role(user, RESEARCHER):
+        return CleanTestset.objects.none()
+    return CleanTestset.objects.select_related("source", "result")
 
-    return get_object_or_404(CleanTestset.objects.select_related("source", "result"), pk=clean_id)
+
+def get_clean_for_user(*, user: Any, clean_id: int) -> CleanTestset:
+    """The cleaning, or Http404 when it does not exist or the user may not see it."""
+    return get_object_or_404(cleans_for_user(user=user), pk=clean_id)
 
 
 # ---------------------------------------------------------------- clean test sets
@@ -714,6 +757,6 @@ def clean_testset_run(*, clean_id: int, device: str = "auto", batch_size: int = 
 __all__ = [
     "ApplyError", "HeadSpec", "apply_job_cancel", "apply_job_create", "apply_job_finalize", "apply_job_progress",
     "apply_job_resume", "apply_job_watch", "apply_reap_stale", "apply_shard_run", "clean_testset_create",
-    "apply_jobs_for_user", "clean_testset_run", "get_apply_job_for_user", "get_clean_for_user",
+    "apply_jobs_for_user", "apply_jobs_with_progress", "clean_testset_run", "cleans_for_user", "get_apply_job_for_user", "get_clean_for_user",
     "head_spec_from_runs",
 ]

@@ -449,7 +449,7 @@ def _features_for(run: ClassifierRun, image_ids: np.ndarray, dataset_ids: np.nda
 
 def _stepper(run: ClassifierRun, progress: Progress) -> Callable[[float], None]:
     # Test hook only: while this file exists each step waits, so a test can act on a fit mid-way.
-    hold = os.environ.get("DOMAINSIEVE_CLASSIFIER_HOLD_FILE", "")
+    hold = settings.CLASSIFIER_HOLD_FILE
 
     def step(fraction: float) -> None:
         ClassifierRun.objects.filter(pk=run.pk, claim_token=run.claim_token).update(progress=fraction)

@@ -7,9 +7,8 @@ reruns replace their outputs. FAISS threads: ``NEIGHBOURS_THREADS`` (default: al
 """
 from __future__ import annotations
 
-import os
-
 from celery import shared_task
+from django.conf import settings
 
 from classifier.services import neighbours as services_neighbours
 
@@ -17,7 +16,7 @@ _OPTS = {"acks_late": True, "reject_on_worker_lost": True, "ignore_result": True
 
 
 def _threads() -> None:
-    threads = int(os.environ.get("NEIGHBOURS_THREADS", "0") or 0)
+    threads = int(settings.NEIGHBOURS_THREADS)
     if threads > 0:
         import faiss
 

@@ -5,9 +5,8 @@ CUDA is chosen inside the task, never at import, so the parent worker process st
 """
 from __future__ import annotations
 
-import os
-
 from celery import shared_task
+from django.conf import settings
 
 from classifier.services import claims as services_claims
 from classifier.services import runs as services
@@ -20,7 +19,7 @@ def _device() -> str:
 
 
 def _num_workers() -> int:
-    return int(os.environ.get("EMBED_WORKERS", "0"))
+    return int(settings.EMBED_WORKERS)
 
 
 @shared_task(name="classifier.tasks.embed_task", acks_late=True)

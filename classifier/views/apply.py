@@ -8,7 +8,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods, require_POST
 
 from classifier.apply.summary import TABLE_ORDER
-from classifier.models import ApplyJob, ClassifierRun, CleanTestset
+from classifier.models import ApplyJob, ClassifierRun
 from classifier.selectors.runs import classifier_heads_for_user
 from classifier.services.apply import (
     ApplyError,
@@ -17,7 +17,9 @@ from classifier.services.apply import (
     apply_job_progress,
     apply_job_resume,
     apply_jobs_for_user,
+    apply_jobs_with_progress,
     clean_testset_create,
+    cleans_for_user,
     get_apply_job_for_user,
     get_clean_for_user,
     head_spec_from_runs,
@@ -59,7 +61,7 @@ def apply_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Apply job {job.id} queued: {job.shards_total} shards.")
             return redirect("classifier-apply-job", job_id=job.id)
-    jobs = list(apply_jobs_for_user(user=request.user)[:100])
+    jobs = list(apply_jobs_with_progress(apply_jobs_for_user(user=request.user))[:100])
     rows = [(job, apply_job_progress(job=job)) for job in jobs]
     # A refused form comes back filled in, with the reason, as a 400.
     return render(request, "classifier/apply_list.html", {"rows": rows, "heads": _heads(request), "form": request.POST},
@@ -128,7 +130,7 @@ def clean_list(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, f"Cleaning {clean.source.name} queued.")
             return redirect("classifier-clean", clean_id=clean.id)
-    cleans = list(CleanTestset.objects.select_related("source", "result")[:200])
+    cleans = list(cleans_for_user(user=request.user)[:200])
     return render(request, "classifier/clean_list.html", status=400 if request.method == "POST" else 200, context={
         "cleans": cleans, "heads": _heads(request), "testsets": Dataset.objects.filter(kind=Dataset.Kind.TESTSET),
     })

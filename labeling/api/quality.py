@@ -157,7 +157,8 @@ def snapshot_payload(snapshot: LabelSnapshot) -> dict[str, Any]:
             "classes": snapshot.class_names, "counts": snapshot.counts, "n_labelled": snapshot.n_labelled,
             "n_unlabelled": snapshot.n_unlabelled, "description": snapshot.description,
             "created_at": snapshot.created_at.isoformat(),
-            "splits": [split_payload(s) for s in snapshot.splits.order_by("name", "version")]}
+            # Sorted here, not by the query, so that a list's prefetched splits are used as they are.
+            "splits": [split_payload(s) for s in sorted(snapshot.splits.all(), key=lambda s: (s.name, s.version))]}
 
 
 def split_payload(split: Split) -> dict[str, Any]:
@@ -178,7 +179,8 @@ class SnapshotListApi(APIView):
     @extend_schema(responses=inline_serializer("Snapshots", {"results": serializers.ListField()}))
     def get(self, request: Request, campaign_id: int) -> Response:
         campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
-        return Response({"results": [snapshot_payload(s) for s in campaign.snapshots.order_by("-id")]})
+        snapshots = campaign.snapshots.order_by("-id").prefetch_related("splits")
+        return Response({"results": [snapshot_payload(s) for s in snapshots]})
 
     @extend_schema(request=SnapshotInput, responses={201: inline_serializer("Snapshot", {"id": serializers.IntegerField()})})
     def post(self, request: Request, campaign_id: int) -> Response:

@@ -2,8 +2,8 @@
 
 Researchers and admins read every dataset and image. Annotators read only what they label: the
 images of campaigns they may see (``labeling.selectors.campaigns.annotator_campaign_sql``) and the
-datasets those campaigns cover. Import jobs are researcher business, which the API checks by
-permission class before calling these.
+datasets those campaigns cover. Import jobs are researcher business: the API and pages check the
+role first, and the import selectors return nothing to anyone else as well.
 """
 from __future__ import annotations
 
@@ -71,15 +71,24 @@ def image_get(*, user: Any, image_id: int) -> Image:
     return image
 
 
+def imports_for_user(*, user: Any) -> QuerySet[ImportJob]:
+    """Every import job for researchers and admins; none for anyone else (an import names server
+    paths and rejected files, which annotators have no business reading)."""
+    if not sees_everything(user):
+        return ImportJob.objects.none()
+    return ImportJob.objects.select_related("dataset", "created_by")
+
+
 def import_list(*, user: Any, dataset: Dataset | None = None, limit: int = 50) -> list[ImportJob]:
-    jobs = ImportJob.objects.select_related("dataset", "created_by")
+    jobs = imports_for_user(user=user)
     if dataset is not None:
         jobs = jobs.filter(dataset=dataset)
     return list(jobs.order_by("-id")[:limit])
 
 
 def import_get(*, user: Any, job_id: int) -> ImportJob:
-    job = ImportJob.objects.select_related("dataset").filter(pk=job_id).first()
+    """The import job if the user may read it (``imports_for_user``), else Http404."""
+    job = imports_for_user(user=user).filter(pk=job_id).first()
     if job is None:
         raise Http404("No such import.")
     return job

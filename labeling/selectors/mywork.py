@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from domainsieve.ids import parse_id
 from labeling.models import Annotation, Campaign
-from labeling.selectors.campaigns import annotator_rate_per_hour, campaigns_for_user
+from labeling.selectors.campaigns import annotator_rates_per_hour, campaigns_for_user
 
 
 class MyLabelsFilterError(ValueError):
@@ -84,6 +84,7 @@ def my_progress(*, user: Any, days: int = 14, campaign_id: int | None = None) ->
                           gold_correct=Count("id", filter=Q(item__is_gold=True, label=F("item__gold_label")))))
     campaigns = {c.id: c for c in Campaign.objects.only("id", "status").filter(
         pk__in=[r["item__campaign_id"] for r in rows])}
+    rates = annotator_rates_per_hour(campaign_ids=list(campaigns), annotator=user)
     per_campaign = []
     for row in sorted(rows, key=lambda r: -r["item__campaign_id"]):
         campaign = campaigns[row["item__campaign_id"]]
@@ -91,7 +92,7 @@ def my_progress(*, user: Any, days: int = 14, campaign_id: int | None = None) ->
             "campaign": campaign.id, "name": row["item__campaign__name"], "status": campaign.status,
             "labels": row["labels"],
             "seconds_per_label": round((row["seconds"] or 0) / row["labels"], 2) if row["labels"] else None,
-            "rate_per_hour": annotator_rate_per_hour(campaign=campaign, annotator=user),
+            "rate_per_hour": rates[campaign.id],
             "gold_labeled": row["gold"],
             "gold_accuracy": round(row["gold_correct"] / row["gold"], 4) if row["gold"] else None,
         })

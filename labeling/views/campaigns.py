@@ -18,10 +18,10 @@ from labeling import hooks
 from labeling.guidelines import render_guidelines
 from labeling.models import Campaign, Dataset
 from labeling.selectors.campaigns import (
-    campaign_item_counts,
     campaign_lease_cap,
     campaign_progress,
     campaigns_for_user,
+    campaigns_item_counts,
     get_campaign_for_user,
     guideline_examples,
 )
@@ -80,7 +80,8 @@ class CampaignForm(forms.Form):
 @role_required(ANNOTATOR)
 def campaign_list(request: HttpRequest) -> HttpResponse:
     campaigns = list(campaigns_for_user(user=request.user))
-    rows = [{"campaign": c, "counts": campaign_item_counts(campaign=c)} for c in campaigns]
+    counts = campaigns_item_counts(campaign_ids=[c.id for c in campaigns])
+    rows = [{"campaign": c, "counts": counts[c.id]} for c in campaigns]
     return render(request, "labeling/campaign_list.html", {"rows": rows})
 
 

@@ -102,3 +102,32 @@ def test_it_runs_the_command_in_process_and_reruns_as_a_noop(runs, shards, capsy
     out_dir = Path(job.out_dir).parent / "resharded"
     call_command("reshard", job=job.id, subset="natural_default", out=str(out_dir), shard_size=2, verbosity=0)
     assert "resharded" in capsys.readouterr().out and (out_dir / "manifest.json").exists()
+
+
+def test_it_keeps_apply_jobs_and_cleanings_from_everyone_but_researchers(researcher, admin_user, annotator,
+                                                                         outsider) -> None:
+    from django.http import Http404
+
+    from classifier.models import CleanTestset
+    from classifier.services.apply import (
+        apply_jobs_for_user,
+        cleans_for_user,
+        get_apply_job_for_user,
+        get_clean_for_user,
+    )
+    from tests.factories import make_dataset
+
+    job = ApplyJob.objects.create(name="pool", extractor="x", natural_head_path="n", rendition_head_path="r")
+    clean = CleanTestset.objects.create(source=make_dataset(kind="testset", expected_domain="rendition"),
+                                        result_name="clean", extractor="x", natural_head_path="n",
+                                        rendition_head_path="r")
+    for reader in (researcher, admin_user):
+        assert list(apply_jobs_for_user(user=reader)) == [job] and list(cleans_for_user(user=reader)) == [clean]
+        assert get_apply_job_for_user(user=reader, job_id=job.id) == job
+        assert get_clean_for_user(user=reader, clean_id=clean.id) == clean
+    for reader in (annotator, outsider):
+        assert not apply_jobs_for_user(user=reader).exists() and not cleans_for_user(user=reader).exists()
+        with pytest.raises(Http404):
+            get_apply_job_for_user(user=reader, job_id=job.id)
+        with pytest.raises(Http404):
+            get_clean_for_user(user=reader, clean_id=clean.id)

@@ -12,6 +12,7 @@ import pytest
 from django.conf import settings
 from django.core.management import CommandError, call_command
 
+from classifier.apply.lru import LRUCache
 from classifier.apply.process import SCHEMA, decode_rgb
 from classifier.apply.scoring import FT_NEEDS_IMAGES, HeadPair, Thresholds, assign_domains
 from classifier.apply.shards import iter_samples
@@ -59,7 +60,8 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(autouse=True)
 def _fresh_model_cache(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(services_apply, "_MODEL_CACHE", {})
+    for name in ("_HEADS", "_EXTRACTORS", "_PIXELS"):
+        monkeypatch.setattr(services_apply, name, LRUCache())
 
 
 def make_runs(trained: dict[str, Path], *, ft_extractor: str = TINY, other_extractor: str = TINY
@@ -89,7 +91,7 @@ def test_it_applies_an_ft_natural_and_dr_rendition_pair_over_shards(trained: dic
     assert all(f.schema.equals(SCHEMA) for f in frames) and [f.num_rows for f in frames] == [4, 4, 4]
     frame = pd.concat([f.to_pandas() for f in frames], ignore_index=True)
     # Each shard batch was decoded and preprocessed once for both towers: 2 batches per shard (4 + 1 samples).
-    assert services_apply._MODEL_CACHE[("pixels", TINY)].computed == 6
+    assert services_apply._PIXELS.peek(TINY).computed == 6
 
     # The same images scored independently: the FT model through finetune_scores, DR-R over the base features.
     data = {s.key: s.image for p in sorted((tmp_path / "shards").glob("*.tar")) for s in iter_samples(p)}

@@ -27,10 +27,10 @@ class GpuWorker(WorkerProcess):
 
 
 @pytest.fixture
-def apply_env(worker_env: dict[str, str]) -> dict[str, str]:
+def apply_env(worker_env: dict[str, str], settings: pytest.FixtureRequest) -> dict[str, str]:
     env = dict(worker_env)
     env.update({"APPLY_STALE_SECONDS": "3", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"})
-    os.environ["APPLY_STALE_SECONDS"] = "3"  # the test process enqueues the watchdog with this countdown
+    settings.APPLY_STALE_SECONDS = 3  # the test process enqueues the watchdog with this countdown
     return env
 
 
@@ -46,7 +46,6 @@ def two_workers(apply_env: dict[str, str]) -> Iterator[list[GpuWorker]]:
     finally:
         for worker in workers:
             worker.kill()  # nothing left to finish; the next worker_env flushes the broker db
-        os.environ.pop("APPLY_STALE_SECONDS", None)
 
 
 def all_rows(job: ApplyJob) -> pd.DataFrame:

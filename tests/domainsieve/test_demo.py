@@ -51,3 +51,13 @@ def test_it_sets_up_the_demo_and_reuses_it(media_root: Path, tmp_path: Path) -> 
     assert Image.objects.count() == 456
     assert User.objects.count() == 5
     assert Campaign.objects.count() == 1
+
+
+def test_it_gives_new_demo_accounts_the_demo_password_setting(settings: pytest.FixtureRequest, tmp_path: Path) -> None:
+    from domainsieve.management.commands.demo import Command
+
+    settings.VAR_DIR = tmp_path  # no logins file yet: every account is new
+    settings.DEMO_PASSWORD = "chosen-demo-password"
+    logins = Command()._ensure_users()
+    assert {password for _, password, _ in logins} == {"chosen-demo-password"}
+    assert User.objects.get(username="researcher").check_password("chosen-demo-password")

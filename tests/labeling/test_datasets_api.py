@@ -130,3 +130,22 @@ def test_it_runs_a_posted_import_on_a_real_worker(api, researcher, celery_worker
     job = ImportJob.objects.get(pk=job_id)
     assert job.status == "succeeded", job.error
     assert job.imported == 3 and Image.objects.filter(dataset=dataset).count() == 3
+
+
+def test_it_keeps_import_jobs_from_everyone_but_researchers(annotator, researcher, admin_user, outsider,
+                                                           media_root: Path) -> None:
+    from django.http import Http404
+
+    from labeling.selectors.datasets import import_get, import_list
+
+    dataset = make_dataset(name="pool-imports")
+    make_images(dataset=dataset, n=2)
+    job = ImportJob.objects.create(dataset=dataset, source="/data/secret-folder", created_by=researcher)
+    campaign_create(name="labels pool-imports", datasets=[dataset], user=researcher)  # the annotator sees the dataset
+    for reader in (researcher, admin_user):
+        assert import_list(user=reader) == [job] == import_list(user=reader, dataset=dataset)
+        assert import_get(user=reader, job_id=job.id) == job
+    for reader in (annotator, outsider):
+        assert import_list(user=reader) == [] == import_list(user=reader, dataset=dataset)
+        with pytest.raises(Http404):
+            import_get(user=reader, job_id=job.id)

@@ -155,9 +155,9 @@ def test_it_updates_the_runs_table_while_runs_train(transactional_db: None, live
     expect(row.locator("[data-field=status]")).to_have_text("succeeded", timeout=15_000)
 
 
-def test_it_reads_no_gpu_from_an_empty_cuda_visible_devices(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_it_reads_no_gpu_from_an_empty_cuda_visible_devices(settings: Any) -> None:
     defaults.cuda_available.cache_clear()
-    monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "")
+    settings.CUDA_VISIBLE_DEVICES = ""
     try:
         assert defaults.cuda_available() is False
         assert defaults.run_form_initial()["device"] == "cpu"

@@ -62,8 +62,11 @@ def table2(*, runs: list[TrainingRun], epoch: str = "last") -> list[RunRow]:
     """One row per run: mean top-1 over its natural and its rendition test sets, standard and
     clean, at the run's last evaluated epoch (or the given epoch number)."""
     rows = []
+    by_run: dict[int, list[EvalResult]] = defaultdict(list)
+    for result in EvalResult.objects.filter(training_run__in=runs).exclude(domain=""):  # one query for every run
+        by_run[result.training_run_id].append(result)
     for run in runs:
-        results = list(EvalResult.objects.filter(training_run=run).exclude(domain=""))
+        results = by_run[run.id]
         epochs = sorted({r.epoch for r in results if r.epoch is not None})
         chosen = (int(epoch) if epoch != "last" else (epochs[-1] if epochs else None))
         picked = [r for r in results if r.epoch == chosen] if chosen is not None else results

@@ -149,7 +149,7 @@ class Command(BaseCommand):
         known = dict(line.split(":", 1) for line in store.read_text().split() if ":" in line) if store.exists() else {}
         logins = []
         for username, role in DEMO_USERS:
-            password = known.get(username) or os.environ.get("DEMO_PASSWORD") or secrets.token_urlsafe(9)
+            password = known.get(username) or settings.DEMO_PASSWORD or secrets.token_urlsafe(9)
             user, created = User.objects.get_or_create(username=username)
             if created or not user.check_password(password):
                 user.set_password(password)
