@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from classifier.services import apply as services_apply
 from classifier.apply.lru import LRUCache
 from classifier.ml import methods
 from classifier.models import ApplyJob
+from classifier.services import apply as services_apply
 from tests.classifier.apply_factories import write_centroid_heads
 
 
