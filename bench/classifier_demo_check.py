@@ -1,6 +1,6 @@
 """Does the offline demo backbone separate natural from rendition on held-out demo images?
 
-Builds H2's demo data (labeling.demodata), embeds the pool (webdataset shards) and the test set
+Builds the demo data (labeling.demodata), embeds the pool (webdataset shards) and the test set
 (ImageFolder + manifest) with an extractor, fits a linear probe on the pool's natural and
 rendition images (threshold at target precision on a pool validation split), and reports on
 the held-out test set: accuracy, ROC AUC and recall at the validation threshold. The same run

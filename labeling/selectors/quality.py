@@ -4,7 +4,7 @@ A campaign's labels are read once into numpy (``campaign_label_table``: one quer
 for annotations, one for adjudications) and every figure is computed from that table, so a
 31,000-item campaign costs three queries, not one per item.
 
-For classifier runs (H5): ``snapshot_labels(snapshot)`` and ``split_assignments(split)``.
+For classifier runs: ``snapshot_labels(snapshot)`` and ``split_assignments(split)``.
 """
 from __future__ import annotations
 
