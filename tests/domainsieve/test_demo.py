@@ -54,7 +54,7 @@ def test_it_sets_up_the_demo_and_reuses_it(media_root: Path, tmp_path: Path) -> 
 
 
 def test_it_gives_new_demo_accounts_the_demo_password_setting(settings: pytest.FixtureRequest, tmp_path: Path) -> None:
-    from domainsieve.management.commands.demo import Command
+    from labeling.management.commands.demo import Command
 
     settings.VAR_DIR = tmp_path  # no logins file yet: every account is new
     settings.DEMO_PASSWORD = "chosen-demo-password"
