@@ -25,7 +25,7 @@ from django.utils import timezone
 from classifier.ml.calibration import evaluate_model
 from classifier.ml.extractors import ExtractorError, parse_extractor
 from classifier.ml.methods import ALL_METHODS, EMBEDDING_METHODS, IMAGE_METHODS, MethodError
-from classifier.models import ClassifierRun, EmbeddingSet, JobStatus
+from classifier.models import ClassifierRun, EmbeddingSet
 from classifier.services_claims import (
     Heartbeat,
     classifier_run_claim,
@@ -33,6 +33,7 @@ from classifier.services_claims import (
     partial_folder,
 )
 from domainsieve.dataroots import DataRootError, resolve_in_data_roots
+from domainsieve.jobs import JobStatus
 from labeling.domains import DOMAINS
 from labeling.models import Dataset, Image
 

@@ -38,8 +38,9 @@ from classifier.ml.neighbours import (
     save_uid_list,
     uids_from_array,
 )
-from classifier.models import ApplyJob, EmbeddingSet, JobStatus
+from classifier.models import ApplyJob, EmbeddingSet
 from classifier.models_neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset, Image
 
 Progress = Callable[[int, int], None] | None

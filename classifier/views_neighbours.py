@@ -12,7 +12,7 @@ from django.urls import path
 from django.views.decorators.http import require_http_methods
 
 from classifier.ml.neighbours import NeighbourInputError
-from classifier.models import EmbeddingSet, JobStatus
+from classifier.models import EmbeddingSet
 from classifier.models_neighbours import VectorIndex
 from classifier.selectors_neighbours import (
     contamination_matches,
@@ -29,6 +29,7 @@ from classifier.services_neighbours import (
     vector_index_create,
 )
 from domainsieve.auth import RESEARCHER, role_required
+from domainsieve.jobs import JobStatus
 from labeling.models import CampaignItem, Dataset, Image
 from labeling.selectors.campaigns import get_campaign_for_user
 

@@ -11,6 +11,7 @@ from classifier.apply.subsets import SubsetError
 from classifier.models import ApplyJob, SubsetJob
 from classifier.services_subsets import POOL_SUBSETS, subset_job_create
 from domainsieve.auth import RESEARCHER, role_required
+from domainsieve.jobs import JobStatus
 
 
 @role_required(RESEARCHER)
@@ -34,8 +35,8 @@ def subset_list(request: HttpRequest) -> HttpResponse:
             return redirect("classifier-subsets")
     jobs = list(SubsetJob.objects.select_related("apply_job")[:200])
     return render(request, "classifier/subsets.html", {
-        "jobs": jobs, "apply_jobs": ApplyJob.objects.filter(status=ApplyJob.Status.DONE)[:200],
-        "pools": POOL_SUBSETS, "form": form, "refresh": any(j.status in ("pending", "running") for j in jobs)})
+        "jobs": jobs, "apply_jobs": ApplyJob.objects.filter(status=JobStatus.SUCCEEDED)[:200],
+        "pools": POOL_SUBSETS, "form": form, "refresh": any(j.is_active for j in jobs)})
 
 
 urlpatterns = [path("classifier/subsets/", subset_list, name="classifier-subsets")]

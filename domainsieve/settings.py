@@ -244,10 +244,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DomainEnum": "labeling.domains.DOMAIN_CHOICES",
         "CampaignStatusEnum": "labeling.models.campaigns.Campaign.Status",
-        "JobStatusEnum": "classifier.models.JobStatus",
-        "ApplyJobStatusEnum": "classifier.models_apply.ApplyJob.Status",
-        "CleanTestsetStatusEnum": "classifier.models_apply.CleanTestset.Status",
-        "TrainingRunStatusEnum": "training.models.TrainingRun.Status",
+        "JobStatusEnum": "domainsieve.jobs.JobStatus",  # every job model: one vocabulary
         "VectorIndexSourceEnum": "classifier.models_neighbours.VectorIndex.Source",
         "ApplyJobSourceEnum": "classifier.models_apply.ApplyJob.Source",
     },

@@ -15,6 +15,7 @@ from django.views.decorators.http import require_POST
 from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import ANNOTATOR, RESEARCHER, has_role, role_required
 from domainsieve.ids import parse_id
+from domainsieve.jobs import JobStatus
 from labeling.guidelines import render_guidelines
 from labeling.models import Campaign, Dataset
 from labeling.selectors.campaigns import (
@@ -110,7 +111,7 @@ def _start_following(campaign: Campaign) -> None:
 
 def _finished_runs(limit: int = 50) -> list[Any]:
     # Imported here: classifier depends on labeling, never the reverse at import time.
-    from classifier.models import ClassifierRun, JobStatus
+    from classifier.models import ClassifierRun
 
     return list(ClassifierRun.objects.filter(status=JobStatus.SUCCEEDED).order_by("-finished_at", "-id")[:limit])
 

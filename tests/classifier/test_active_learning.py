@@ -10,7 +10,7 @@ import pytest
 
 from classifier import tasks
 from classifier.ml.uncertainty import uncertainty
-from classifier.models import ClassifierRun, JobStatus
+from classifier.models import ClassifierRun
 from classifier.services import (
     ClassifierInputError,
     campaign_latest_run,
@@ -18,6 +18,7 @@ from classifier.services import (
     classifier_run_create,
     classifier_run_execute,
 )
+from domainsieve.jobs import JobStatus
 from labeling.models import Campaign, CampaignItem, Dataset
 from labeling.services.campaigns import annotations_submit, campaign_create
 from tests.classifier.conftest import TINY
