@@ -256,10 +256,7 @@ def apply_job_cancel(*, job: ApplyJob) -> ApplyJob:
     job = ApplyJob.objects.select_for_update().get(pk=job.pk)
     if job.is_finished:
         return job
-    job.cancel_requested = True
-    job.status = JobStatus.CANCELLED
-    job.finished_at = timezone.now()
-    job.save(update_fields=["cancel_requested", "status", "finished_at"])
+    job.mark_finished(JobStatus.CANCELLED, cancel_requested=True)
     return job
 
 
@@ -547,12 +544,9 @@ def apply_job_finalize(*, job_id: int, again: bool = False) -> ApplyJob:
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     for leftover in (out_dir / "scores").glob("*.tmp"):
         leftover.unlink(missing_ok=True)  # half-written by a killed worker
-    job.summary = summary
-    job.status = JobStatus.FAILED if failed else JobStatus.SUCCEEDED
-    job.error = (f"{len(failed)} of {job.shards_total} shards failed; the summary covers the "
-                 f"{len(done)} succeeded shards. First: {failed[0].path}: {failed[0].error}") if failed else ""
-    job.finished_at = timezone.now()
-    job.save(update_fields=["summary", "status", "error", "finished_at"])
+    error = (f"{len(failed)} of {job.shards_total} shards failed; the summary covers the "
+             f"{len(done)} succeeded shards. First: {failed[0].path}: {failed[0].error}") if failed else ""
+    job.mark_finished(JobStatus.FAILED if failed else JobStatus.SUCCEEDED, error=error, summary=summary)
     return job
 
 
@@ -653,7 +647,7 @@ def clean_testset_run(*, clean_id: int, device: str = "auto", batch_size: int = 
     clean = CleanTestset.objects.select_related("source").get(pk=clean_id)
     if clean.status == JobStatus.SUCCEEDED:
         return clean
-    CleanTestset.objects.filter(pk=clean.pk).update(status=JobStatus.RUNNING)
+    clean.mark_running()
     try:
         images = list(clean.source.images.order_by("id"))
         fake_job = ApplyJob(extractor=clean.extractor, device=device, natural_head_path=clean.natural_head_path,
@@ -710,12 +704,9 @@ def clean_testset_run(*, clean_id: int, device: str = "auto", batch_size: int = 
             counts = {**result.table12_row(clean.source.name), "clean_name": clean.result_name, "rule": clean.rule,
                       "masked_classes": result.masked_classes, "kept_per_class": result.kept_per_class,
                       "domain_counts": result.domain_counts, "undecodable": undecodable}
-            CleanTestset.objects.filter(pk=clean.pk).update(
-                status=JobStatus.SUCCEEDED, result=target, counts=counts, finished_at=timezone.now(), error="",
-                scores_path=str(scores_path))
+            clean.mark_finished(result=target, counts=counts, scores_path=str(scores_path))
     except Exception as exc:
-        CleanTestset.objects.filter(pk=clean.pk).update(status=JobStatus.FAILED, error=str(exc)[:2000],
-                                                        finished_at=timezone.now())
+        clean.mark_finished(JobStatus.FAILED, error=str(exc))
         raise
     clean.refresh_from_db()
     return clean

@@ -11,7 +11,6 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
 from classifier.apply.reshard import reshard_subset
 from classifier.apply.shards import ShardPatternError, expand_shards
@@ -74,8 +73,7 @@ def reshard_job_run(*, reshard_id: int) -> ReshardJob:
     out = Path(reshard.out_dir)
     if out.exists():
         shutil.rmtree(out)
-    ReshardJob.objects.filter(pk=reshard.pk).update(status=JobStatus.RUNNING, total=len(sources), done=0,
-                                                    started_at=timezone.now(), error="")
+    reshard.mark_running(total=len(sources), done=0)
 
     def advance(n: int) -> None:
         ReshardJob.objects.filter(pk=reshard.pk).update(done=F("done") + n)
@@ -85,16 +83,13 @@ def reshard_job_run(*, reshard_id: int) -> ReshardJob:
                                 progress=advance)
     except (ValueError, OSError, FileExistsError) as exc:
         return _fail(reshard, str(exc))
-    ReshardJob.objects.filter(pk=reshard.pk).update(
-        status=JobStatus.SUCCEEDED, samples=result.samples, shards=result.shards, pattern=result.pattern,
-        finished_at=timezone.now())
+    reshard.mark_finished(samples=result.samples, shards=result.shards, pattern=result.pattern)
     reshard.refresh_from_db()
     return reshard
 
 
 def _fail(reshard: ReshardJob, error: str) -> ReshardJob:
-    ReshardJob.objects.filter(pk=reshard.pk).update(status=JobStatus.FAILED, error=error,
-                                                    finished_at=timezone.now())
+    reshard.mark_finished(JobStatus.FAILED, error=error)
     reshard.refresh_from_db()
     return reshard
 

@@ -14,7 +14,6 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from classifier.apply.reshard import reshard_subset
 from classifier.apply.shards import expand_shards
@@ -85,7 +84,7 @@ def subset_job_run(*, job_id: int) -> SubsetJob:
     job = SubsetJob.objects.select_related("apply_job").get(pk=job_id)
     if job.status == JobStatus.SUCCEEDED:
         return job
-    SubsetJob.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING, started_at=timezone.now(), error="")
+    job.mark_running()
     out_list, out_dir = subsets_dir() / f"{job.name}.npy", subsets_dir() / job.name
     try:
         pool = subset_pool(apply_job=job.apply_job, subset=job.subset)
@@ -99,10 +98,8 @@ def subset_job_run(*, job_id: int) -> SubsetJob:
                                        out_dir=out_dir, shard_size=job.shard_size)
             result.update(resharded=resharded.samples, shards=resharded.shards, pattern=resharded.pattern)
     except Exception as exc:
-        SubsetJob.objects.filter(pk=job.pk).update(status=JobStatus.FAILED, error=str(exc)[:2000],
-                                                   finished_at=timezone.now())
+        job.mark_finished(JobStatus.FAILED, error=str(exc))
         raise
-    SubsetJob.objects.filter(pk=job.pk).update(status=JobStatus.SUCCEEDED, result=result,
-                                               finished_at=timezone.now())
+    job.mark_finished(result=result)
     job.refresh_from_db()
     return job

@@ -205,9 +205,7 @@ def training_run_launch(*, run_id: int) -> TrainingRun:
         if run.backend == TrainingRun.Backend.LOCAL and run.host != train_host_name():
             return run  # not placed on this host (yet, or any more): its own host's queue gets the launch
         if run.cancel_requested:
-            run.status = JobStatus.CANCELLED
-            run.finished_at = timezone.now()
-            run.save(update_fields=["status", "finished_at", "updated_at"])
+            run.mark_finished(JobStatus.CANCELLED)
             training_run_release_gpus(run=run)
             return run
         run.status = JobStatus.LAUNCHING
@@ -219,10 +217,7 @@ def training_run_launch(*, run_id: int) -> TrainingRun:
         launched = backend.launch(run)
     except (BackendError, DispatchRefused) as exc:
         with transaction.atomic():
-            run.status = JobStatus.FAILED
-            run.error = str(exc)
-            run.finished_at = timezone.now()
-            run.save(update_fields=["status", "error", "finished_at", "updated_at"])
+            run.mark_finished(JobStatus.FAILED, error=str(exc))
             training_run_release_gpus(run=run)
         return run
     run.pid = launched.pid
@@ -326,9 +321,8 @@ def training_runs_poll(*, local_only: bool = False) -> int:
             run = TrainingRun.objects.select_for_update().get(pk=stuck)
             if run.status != JobStatus.LAUNCHING:
                 continue
-            run.status, run.finished_at = JobStatus.FAILED, timezone.now()
-            run.error = f"the launch did not finish within {LAUNCH_TIMEOUT_MINUTES} minutes (worker lost?); resume to retry"
-            run.save(update_fields=["status", "finished_at", "error", "updated_at"])
+            run.mark_finished(JobStatus.FAILED, error=f"the launch did not finish within {LAUNCH_TIMEOUT_MINUTES} "
+                                                      "minutes (worker lost?); resume to retry")
             training_run_release_gpus(run=run)
     polled = 0
     runs = TrainingRun.objects.filter(status=JobStatus.RUNNING)
