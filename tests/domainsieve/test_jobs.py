@@ -1,8 +1,10 @@
-"""One job status vocabulary (domainsieve.jobs): every job model stores it, and the shared state
-changes write only their own columns."""
+"""One job status vocabulary (domainsieve.jobs): every job model stores it, the browser polls the
+same active statuses, and the shared state changes write only their own columns."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -13,6 +15,7 @@ from labeling.models import ImportJob
 from tests.factories import make_dataset
 from training.models import TrainingRun
 
+REPO = Path(__file__).resolve().parents[2]
 NOT_JOBS = {"labeling.Campaign", "training.TrainHost"}  # their own lifecycles: active/paused, up/lost
 
 
@@ -32,6 +35,13 @@ def test_it_gives_every_job_model_the_shared_values() -> None:
         assert set(dict(field.choices)) <= set(JobStatus.values), model
         assert field.default == JobStatus.QUEUED, model
         assert issubclass(model, JobFields) or model._meta.label == "classifier.ApplyShard", model
+
+
+def test_it_polls_the_same_active_statuses_in_the_browser() -> None:
+    source = (REPO / "frontend/static/js/jobs.js").read_text()
+    listed = re.search(r"export const ACTIVE = new Set\(\[([^\]]*)\]\)", source)
+    assert listed is not None
+    assert re.findall(r'"(\w+)"', listed.group(1)) == [s.value for s in ACTIVE]
 
 
 @pytest.mark.django_db
