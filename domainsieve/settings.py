@@ -244,10 +244,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "DomainEnum": "labeling.domains.DOMAIN_CHOICES",
         "CampaignStatusEnum": "labeling.models.campaigns.Campaign.Status",
-        "JobStatusEnum": "classifier.models.runs.JobStatus",
-        "ApplyJobStatusEnum": "classifier.models.apply.ApplyJob.Status",
-        "CleanTestsetStatusEnum": "classifier.models.apply.CleanTestset.Status",
-        "TrainingRunStatusEnum": "training.models.TrainingRun.Status",
+        "JobStatusEnum": "domainsieve.jobs.JobStatus",  # every job model: one vocabulary
         "VectorIndexSourceEnum": "classifier.models.neighbours.VectorIndex.Source",
         "ApplyJobSourceEnum": "classifier.models.apply.ApplyJob.Source",
     },

@@ -34,6 +34,7 @@ from classifier.services.apply import (
 )
 from classifier.services.reshard import reshard_get, reshard_job_create
 from domainsieve.auth import IsResearcher
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset
 
 
@@ -148,7 +149,7 @@ class CleanListApi(generics.ListAPIView):
 
     def list(self, request: Request, *args: Any, **kwargs: Any) -> Any:
         if request.query_params.get("export") == "csv":
-            rows = [c.counts for c in cleans_for_user(user=request.user).filter(status="done").order_by("id")]
+            rows = [c.counts for c in cleans_for_user(user=request.user).filter(status=JobStatus.SUCCEEDED).order_by("id")]
             response = HttpResponse(table12_csv(rows), content_type="text/csv")
             response["Content-Disposition"] = 'attachment; filename="clean_testsets_table12.csv"'
             return response

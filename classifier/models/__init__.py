@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from .apply import ApplyJob, ApplyShard, CleanTestset, ReshardJob
 from .neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
-from .runs import ClassifierRun, EmbeddingSet, JobStatus
+from .runs import ClassifierRun, EmbeddingSet
 from .subsets import SubsetJob
 
 __all__ = ["ApplyJob", "ApplyShard", "ClassifierRun", "CleanTestset", "ContaminationMatch", "ContaminationReport",
-           "DedupRun", "EmbeddingSet", "JobStatus", "ReshardJob", "SubsetJob", "VectorIndex"]
+           "DedupRun", "EmbeddingSet", "ReshardJob", "SubsetJob", "VectorIndex"]

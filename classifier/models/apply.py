@@ -9,17 +9,15 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from domainsieve.jobs import CountedJobFields, JobFields, JobStatus
+
 __all__ = ["ApplyJob", "ApplyShard", "CleanTestset", "ReshardJob"]
 
 
-class ApplyJob(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        RUNNING = "running"
-        FINALIZING = "finalizing"
-        DONE = "done"
-        FAILED = "failed"  # some shards failed: the summary covers the done ones and says so
-        CANCELLED = "cancelled"
+class ApplyJob(JobFields):
+    """Starts running (its shards queued), goes finalizing once no shard is queued or running, and
+    ends succeeded, cancelled, or failed when some shards failed (the summary covers the
+    succeeded ones and says so)."""
 
     class Source(models.TextChoices):
         SHARDS = "shards", "webdataset shards"
@@ -46,16 +44,11 @@ class ApplyJob(models.Model):
     batch_size = models.PositiveIntegerField(default=256)
     device = models.CharField(max_length=32, default="auto")
     out_dir = models.CharField(max_length=500, blank=True, default="")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     cancel_requested = models.BooleanField(default=False)
     shards_total = models.PositiveIntegerField(default=0)
     summary = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="apply_jobs")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -63,23 +56,16 @@ class ApplyJob(models.Model):
     def __str__(self) -> str:
         return f"apply job {self.id} ({self.name}): {self.status}"
 
-    @property
-    def is_terminal(self) -> bool:
-        return self.status in (self.Status.DONE, self.Status.FAILED, self.Status.CANCELLED)
-
 
 class ApplyShard(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
+    # Not a job of its own: queued -> running -> succeeded or failed (back to queued on resume).
+    STATES = (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.SUCCEEDED, JobStatus.FAILED)
 
     job = models.ForeignKey(ApplyJob, on_delete=models.CASCADE, related_name="shards")
     index = models.PositiveIntegerField()
     path = models.CharField(max_length=500, help_text="input tar, or embedding chunk name")
     out_path = models.CharField(max_length=500)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    status = models.CharField(max_length=16, choices=[(s.value, s.label) for s in STATES], default=JobStatus.QUEUED)
     attempts = models.PositiveIntegerField(default=0)
     rows = models.PositiveBigIntegerField(default=0)
     skipped = models.PositiveBigIntegerField(default=0)
@@ -104,13 +90,7 @@ class ApplyShard(models.Model):
         return f"shard {self.index} of job {self.job_id}: {self.status}"
 
 
-class CleanTestset(models.Model):
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
-
+class CleanTestset(JobFields):
     source = models.ForeignKey("labeling.Dataset", on_delete=models.CASCADE, related_name="clean_jobs")
     result = models.ForeignKey("labeling.Dataset", null=True, blank=True, on_delete=models.SET_NULL,
                                related_name="cleaned_from")
@@ -125,15 +105,11 @@ class CleanTestset(models.Model):
     rule = models.CharField(max_length=16, choices=[("own_classifier", "the set's own classifier (paper)"),
                                                     ("two_head", "own classifier fires, the other does not")],
                             default="own_classifier")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     # Table 12 row plus masked classes and per-class kept counts.
     counts = models.JSONField(default=dict, blank=True)
     scores_path = models.CharField(max_length=500, blank=True, default="")
-    error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="clean_jobs")
-    created_at = models.DateTimeField(auto_now_add=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]
@@ -142,32 +118,20 @@ class CleanTestset(models.Model):
         return f"clean {self.source_id} -> {self.result_name}: {self.status}"
 
 
-class ReshardJob(models.Model):
+class ReshardJob(CountedJobFields):
     """Webdataset shards of one subset of a finished apply job (its sorted uid list), written by a
-    ``default`` worker so the Training form can pick them. Progress: source shards read."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
+    ``default`` worker so the Training form can pick them. Progress: ``done`` of ``total`` source
+    shards read."""
 
     apply_job = models.ForeignKey(ApplyJob, on_delete=models.CASCADE, related_name="reshards")
     subset = models.CharField(max_length=32, help_text="natural_strict, rendition_default, ...")
     shard_size = models.PositiveIntegerField(default=10_000)
     out_dir = models.CharField(max_length=500)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
-    done = models.PositiveIntegerField(default=0, help_text="source shards read")
-    total = models.PositiveIntegerField(default=0, help_text="source shards to read")
     samples = models.PositiveBigIntegerField(default=0)
     shards = models.PositiveIntegerField(default=0, help_text="shards written")
     pattern = models.TextField(blank=True, default="", help_text="brace pattern of the written shards")
-    error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

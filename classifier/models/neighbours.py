@@ -1,8 +1,7 @@
 """Nearest-neighbour indexes over embeddings, near-duplicate removal runs and contamination reports.
 
-Every job here uses the classifier app's status vocabulary (``JobStatus``: queued, running,
-succeeded, failed) and the same ``done``/``total``, ``started_at``/``finished_at`` fields as
-embedding sets. Index files, uid lists and row tables live under ``ARTIFACTS_ROOT``
+Every job here is a ``domainsieve.jobs.CountedJobFields``: the shared status vocabulary, timestamps
+and ``done``/``total`` progress. Index files, uid lists and row tables live under ``ARTIFACTS_ROOT``
 (``neighbours/index_<id>/``, ``neighbours/dedup_<id>/``, ``neighbours/contamination_<id>/``).
 """
 from __future__ import annotations
@@ -10,33 +9,19 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from classifier.models.runs import EmbeddingSet, JobStatus
+from classifier.models.runs import EmbeddingSet
+from domainsieve.jobs import CountedJobFields
 
 __all__ = ["ContaminationMatch", "ContaminationReport", "DedupRun", "VectorIndex"]
 
 
-class _Job(models.Model):
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    done = models.PositiveBigIntegerField(default=0)
-    total = models.PositiveBigIntegerField(default=0)
-    error = models.TextField(blank=True, default="")
+class _Job(CountedJobFields):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         abstract = True
         ordering = ["-id"]
-
-    @property
-    def progress(self) -> float:
-        return self.done / self.total if self.total else (1.0 if self.status == JobStatus.SUCCEEDED else 0.0)
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
 class VectorIndex(_Job):

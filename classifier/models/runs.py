@@ -1,4 +1,4 @@
-"""Embedding sets and classifier runs, and their ``JobStatus`` (the neighbour jobs use it too).
+"""Embedding sets and classifier runs (their status vocabulary is domainsieve.jobs.JobStatus).
 
 Arrays live under ``settings.ARTIFACTS_ROOT``; rows hold metadata, relative paths and JSON
 summaries (metrics, thresholds), never big arrays.
@@ -8,17 +8,11 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from domainsieve.jobs import JobFields
 from labeling.models import Dataset
 
 
-class JobStatus(models.TextChoices):
-    QUEUED = "queued"
-    RUNNING = "running"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-
-
-class EmbeddingSet(models.Model):
+class EmbeddingSet(JobFields):
     """Features of every image of one dataset under one extractor (``classifier.ml.embed`` layout)."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="embedding_sets")
@@ -28,13 +22,8 @@ class EmbeddingSet(models.Model):
     count = models.PositiveIntegerField(default=0)
     done = models.PositiveIntegerField(default=0)
     failed = models.PositiveIntegerField(default=0, help_text="images that did not decode (zero rows)")
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
-    error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["dataset", "extractor"], name="embedding_set_unique")]
@@ -48,7 +37,7 @@ class EmbeddingSet(models.Model):
         return self.done / self.count if self.count else 0.0
 
 
-class ClassifierRun(models.Model):
+class ClassifierRun(JobFields):
     """One fitted domain classifier: what it trained on, how, and how well it did."""
 
     class LabelsSource(models.TextChoices):
@@ -69,9 +58,7 @@ class ClassifierRun(models.Model):
     metrics = models.JSONField(default=dict, blank=True)
     thresholds = models.JSONField(default=dict, blank=True, help_text="{class: score threshold at target precision}")
     artifacts = models.JSONField(default=dict, blank=True, help_text="{name: path under ARTIFACTS_ROOT}")
-    status = models.CharField(max_length=16, choices=JobStatus.choices, default=JobStatus.QUEUED)
     progress = models.FloatField(default=0.0)
-    error = models.TextField(blank=True, default="")
     duration_s = models.FloatField(null=True, blank=True)
     # Exactly one worker fits a run: it claims the row with a fresh token
     # (classifier.services.claims.classifier_run_claim) and heartbeats while it fits; a stale
@@ -82,9 +69,6 @@ class ClassifierRun(models.Model):
     attempts = models.PositiveIntegerField(default=0, help_text="fits started (a dead worker's fit counts)")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

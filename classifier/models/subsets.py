@@ -4,18 +4,14 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from domainsieve.jobs import JobFields
+
 __all__ = ["SubsetJob"]
 
 
-class SubsetJob(models.Model):
+class SubsetJob(JobFields):
     """A seeded random subset of ``n`` uids of an apply job's pool (or one of its domain lists),
     minus an exclusion list, written as a DataComp uid list and resharded under ARTIFACTS_ROOT."""
-
-    class Status(models.TextChoices):
-        PENDING = "pending"
-        RUNNING = "running"
-        DONE = "done"
-        FAILED = "failed"
 
     name = models.CharField(max_length=100, unique=True)
     apply_job = models.ForeignKey("classifier.ApplyJob", on_delete=models.PROTECT, related_name="subset_jobs")
@@ -25,15 +21,10 @@ class SubsetJob(models.Model):
     exclude_path = models.CharField(max_length=500, blank=True, default="")
     reshard = models.BooleanField(default=True)
     shard_size = models.PositiveIntegerField(default=10_000)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
     # {"pool": int, "drawn": int, "uid_list": path, "resharded": int, "shards": int, "pattern": str}
     result = models.JSONField(default=dict, blank=True)
-    error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="subset_jobs")
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

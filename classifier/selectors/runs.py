@@ -6,8 +6,9 @@ from typing import Any
 from django.db.models import QuerySet
 from django.http import Http404
 
-from classifier.models import ClassifierRun, EmbeddingSet, JobStatus
+from classifier.models import ClassifierRun, EmbeddingSet
 from domainsieve.auth import RESEARCHER, has_role
+from domainsieve.jobs import JobStatus
 
 
 def classifier_runs_for_user(*, user: Any) -> QuerySet[ClassifierRun]:

@@ -3,20 +3,20 @@
 Work distribution (see docs/operations.md, "Applying classifiers on a cluster"):
 
 - One ``apply_shard`` task per ApplyShard row, on the ``gpu`` queue, ``acks_late``.
-- A worker *claims* a shard with one conditional UPDATE (pending -> running, or running with a
+- A worker *claims* a shard with one conditional UPDATE (queued -> running, or running with a
   heartbeat older than ``APPLY_STALE_SECONDS``), writing a fresh ``claim_token``. Two workers
   never process one shard at the same time; a duplicate or redelivered message finds nothing to
   claim and returns.
 - The running worker heartbeats after every batch. A SIGKILLed worker stops heartbeating; a
   per-job watchdog task (``apply_job_watch``, re-enqueued every ``APPLY_STALE_SECONDS`` until the
   job ends), the optional beat task ``apply_reap_stale`` and ``apply_job_resume`` put such shards
-  back to pending and enqueue them again. Redis redelivery of the unacked message after its
+  back to queued and enqueue them again. Redis redelivery of the unacked message after its
   visibility timeout is a harmless extra path (the claim makes it a no-op or the rescue).
 - Completion is a conditional UPDATE on ``claim_token``: a worker presumed dead that wakes up late
   cannot mark the shard twice. Outputs are written to a temp name and renamed, so a second writer
   replaces the file with identical content, and the output-exists check skips finished shards.
 - The job is finalized by whoever completes the last shard: under ``SELECT ... FOR UPDATE`` of the
-  job row, "no shard left pending or running" flips the job to ``finalizing`` exactly once and
+  job row, "no shard left queued or running" flips the job to ``finalizing`` exactly once and
   enqueues ``apply_job_finalize``. No chord.
 """
 from __future__ import annotations
@@ -50,6 +50,7 @@ from classifier.apply.shards import CorruptShardError, ShardPatternError, expand
 from classifier.apply.summary import summarize_scores, table7_markdown
 from classifier.models.apply import ApplyJob, ApplyShard, CleanTestset
 from domainsieve.auth import RESEARCHER, has_role
+from domainsieve.jobs import JobStatus
 from domainsieve.shards import NotAShardError, check_tar_shards
 
 log = logging.getLogger(__name__)
@@ -211,7 +212,7 @@ def apply_job_create(*, name: str, spec: HeadSpec, pattern: str = "", embedding_
         natural_run_id=spec.natural_run_id, rendition_run_id=spec.rendition_run_id, extractor=spec.extractor,
         natural_head_path=spec.natural_head_path, rendition_head_path=spec.rendition_head_path,
         thresholds={"strict": spec.strict, "default": spec.default}, level=level, batch_size=batch_size,
-        device=device, status=ApplyJob.Status.RUNNING, shards_total=len(inputs), created_by=created_by,
+        device=device, status=JobStatus.RUNNING, shards_total=len(inputs), created_by=created_by,
         started_at=timezone.now(),
     )
     out_dir = Path(settings.ARTIFACTS_ROOT) / "apply" / f"job_{job.id:06d}"
@@ -246,7 +247,7 @@ def _embedding_chunks(embedding_set: Any, spec: HeadSpec) -> tuple[list[str], st
 def _enqueue_job(job_id: int) -> None:
     from classifier.tasks.apply import apply_job_watch, apply_shard
 
-    for shard_id in ApplyShard.objects.filter(job_id=job_id, status=ApplyShard.Status.PENDING).values_list(
+    for shard_id in ApplyShard.objects.filter(job_id=job_id, status=JobStatus.QUEUED).values_list(
             "id", flat=True):
         apply_shard.delay(shard_id)
     apply_job_watch.apply_async((job_id,), countdown=stale_seconds())
@@ -254,39 +255,36 @@ def _enqueue_job(job_id: int) -> None:
 
 @transaction.atomic
 def apply_job_cancel(*, job: ApplyJob) -> ApplyJob:
-    """Set the cancel flag: pending shards are not started, running ones stop at their next batch."""
+    """Set the cancel flag: queued shards are not started, running ones stop at their next batch."""
     job = ApplyJob.objects.select_for_update().get(pk=job.pk)
-    if job.is_terminal:
+    if job.is_finished:
         return job
-    job.cancel_requested = True
-    job.status = ApplyJob.Status.CANCELLED
-    job.finished_at = timezone.now()
-    job.save(update_fields=["cancel_requested", "status", "finished_at"])
+    job.mark_finished(JobStatus.CANCELLED, cancel_requested=True)
     return job
 
 
 @transaction.atomic
 def apply_job_resume(*, job: ApplyJob, enqueue: bool = True) -> int:
-    """Put failed, cancelled and stale shards back to pending and enqueue them. Returns how many.
+    """Put failed, cancelled and stale shards back to queued and enqueue them. Returns how many.
 
-    A finished job (all shards done) is a no-op: resuming it does nothing.
+    A succeeded job (every shard succeeded) is a no-op: resuming it does nothing.
     """
     job = ApplyJob.objects.select_for_update().get(pk=job.pk)
-    if job.status == ApplyJob.Status.DONE:
+    if job.status == JobStatus.SUCCEEDED:
         return 0
     stale = timezone.now() - timedelta(seconds=stale_seconds())
     revived = job.shards.filter(
-        Q(status=ApplyShard.Status.FAILED) | Q(status=ApplyShard.Status.RUNNING, heartbeat_at__lt=stale)
-    ).update(status=ApplyShard.Status.PENDING, claim_token="", error="")
-    pending = job.shards.filter(status=ApplyShard.Status.PENDING).count()
+        Q(status=JobStatus.FAILED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
+    ).update(status=JobStatus.QUEUED, claim_token="", error="")
+    queued = job.shards.filter(status=JobStatus.QUEUED).count()
     job.cancel_requested = False
-    job.status = ApplyJob.Status.RUNNING
+    job.status = JobStatus.RUNNING
     job.finished_at = None
     job.error = ""
     job.save(update_fields=["cancel_requested", "status", "finished_at", "error"])
     if enqueue:
         transaction.on_commit(lambda: _enqueue_job(job.id))
-    if not pending and not job.shards.exclude(status=ApplyShard.Status.DONE).exists():
+    if not queued and not job.shards.exclude(status=JobStatus.SUCCEEDED).exists():
         transaction.on_commit(lambda: _maybe_finalize(job.id, inline=not enqueue))
     return revived
 
@@ -296,15 +294,15 @@ def apply_reap_stale(*, job_id: int | None = None) -> int:
     from classifier.tasks.apply import apply_shard
 
     stale = timezone.now() - timedelta(seconds=stale_seconds())
-    jobs = ApplyJob.objects.filter(status=ApplyJob.Status.RUNNING, cancel_requested=False)
+    jobs = ApplyJob.objects.filter(status=JobStatus.RUNNING, cancel_requested=False)
     if job_id is not None:
         jobs = jobs.filter(pk=job_id)
-    shards = ApplyShard.objects.filter(job__in=jobs, status=ApplyShard.Status.RUNNING, heartbeat_at__lt=stale)
+    shards = ApplyShard.objects.filter(job__in=jobs, status=JobStatus.RUNNING, heartbeat_at__lt=stale)
     # A shard that has killed its worker again and again (OOM on one huge image...) fails instead.
     given_up = list(shards.filter(attempts__gte=max_attempts()).values_list("id", "job_id"))
     if given_up:
         ApplyShard.objects.filter(pk__in=[i for i, _ in given_up]).update(
-            status=ApplyShard.Status.FAILED, finished_at=timezone.now(),
+            status=JobStatus.FAILED, finished_at=timezone.now(),
             error=f"worker lost {max_attempts()} times while processing this shard")
         for job in {j for _, j in given_up}:
             _maybe_finalize(job)
@@ -319,7 +317,7 @@ def apply_job_watch(*, job_id: int) -> bool:
     """Reap this job's stale shards; True while the job still runs (the task re-schedules itself)."""
     apply_reap_stale(job_id=job_id)
     job = ApplyJob.objects.filter(pk=job_id).only("status").first()
-    if job is None or job.status != ApplyJob.Status.RUNNING:
+    if job is None or job.status != JobStatus.RUNNING:
         return False
     _maybe_finalize(job_id)  # covers a job whose last completer died between its two transactions
     return True
@@ -413,10 +411,10 @@ def _claim(shard_id: int) -> tuple[ApplyShard | None, str]:
     token = uuid.uuid4().hex
     now = timezone.now()
     stale = now - timedelta(seconds=stale_seconds())
-    claimable = Q(status=ApplyShard.Status.PENDING) | Q(status=ApplyShard.Status.RUNNING, heartbeat_at__lt=stale)
-    updated = ApplyShard.objects.filter(claimable, pk=shard_id, job__status=ApplyJob.Status.RUNNING,
+    claimable = Q(status=JobStatus.QUEUED) | Q(status=JobStatus.RUNNING, heartbeat_at__lt=stale)
+    updated = ApplyShard.objects.filter(claimable, pk=shard_id, job__status=JobStatus.RUNNING,
                                         job__cancel_requested=False).update(
-        status=ApplyShard.Status.RUNNING, claim_token=token, worker=_worker_name(), heartbeat_at=now,
+        status=JobStatus.RUNNING, claim_token=token, worker=_worker_name(), heartbeat_at=now,
         started_at=now, attempts=F("attempts") + 1)
     if not updated:
         return None, token
@@ -424,7 +422,8 @@ def _claim(shard_id: int) -> tuple[ApplyShard | None, str]:
 
 
 def apply_shard_run(*, shard_id: int, inline: bool = False) -> str:
-    """Claim and process one shard; returns what happened (not claimable, done, failed, cancelled).
+    """Claim and process one shard; returns what happened: the shard's new status (succeeded,
+    failed), or why it has none (not claimable, cancelled, superseded).
 
     ``inline`` (the management command's in-process mode) sends nothing to the broker: the
     finalize runs here when this shard is the last one.
@@ -455,15 +454,15 @@ def apply_shard_run(*, shard_id: int, inline: bool = False) -> str:
                                    should_cancel=should_cancel, on_batch=heartbeat,
                                    shard_name=Path(shard.path).name, decode_threads=decode_threads())
     except ShardCancelled:
-        mine.update(status=ApplyShard.Status.PENDING, claim_token="", heartbeat_at=None)
+        mine.update(status=JobStatus.QUEUED, claim_token="", heartbeat_at=None)
         return "cancelled"
     except Exception as exc:  # noqa: BLE001 - any error fails the shard visibly instead of looping on redelivery
         reason = str(exc) if isinstance(exc, CorruptShardError | FileNotFoundError) else f"{type(exc).__name__}: {exc}"
-        mine.update(status=ApplyShard.Status.FAILED, error=reason[:2000], finished_at=timezone.now())
+        mine.update(status=JobStatus.FAILED, error=reason[:2000], finished_at=timezone.now())
         log.warning("apply: shard %s failed: %s", shard.path, reason)
         _maybe_finalize(job.id, inline=inline)
-        return "failed"
-    completed = mine.update(status=ApplyShard.Status.DONE, rows=result.rows, skipped=result.skipped,
+        return JobStatus.FAILED.value
+    completed = mine.update(status=JobStatus.SUCCEEDED, rows=result.rows, skipped=result.skipped,
                             skipped_keys=result.skipped_keys[:100], uid_sources=result.uid_sources,
                             finished_at=timezone.now(), seconds=result.seconds, error="")
     if not completed:
@@ -471,17 +470,17 @@ def apply_shard_run(*, shard_id: int, inline: bool = False) -> str:
     if not _maybe_finalize(job.id, inline=inline) and not inline:
         apply_reap_stale(job_id=job.id)
         _watch_the_tail(job.id)
-    return "done"
+    return JobStatus.SUCCEEDED.value
 
 
 def _watch_the_tail(job_id: int) -> None:
-    """Nothing pending but shards still running elsewhere: schedule a one-shot check that reaps
+    """Nothing queued but shards still running elsewhere: schedule a one-shot check that reaps
     them if their worker dies. It fires after the stale window, so a shard whose worker is dead
     by then is stale. This covers the job watchdog's message being lost with a killed worker."""
     shards = ApplyShard.objects.filter(job_id=job_id)
-    if shards.filter(status=ApplyShard.Status.PENDING).exists():
+    if shards.filter(status=JobStatus.QUEUED).exists():
         return
-    if shards.filter(status=ApplyShard.Status.RUNNING).exists():
+    if shards.filter(status=JobStatus.RUNNING).exists():
         from classifier.tasks.apply import apply_job_watch as task
 
         task.apply_async((job_id, False), countdown=stale_seconds() + 1)
@@ -510,14 +509,14 @@ def _process_embedding_chunk(job: ApplyJob, shard: ApplyShard, heads: HeadPair, 
 
 
 def _maybe_finalize(job_id: int, *, inline: bool = False) -> bool:
-    """Flip the job to finalizing exactly once, when no shard is pending or running."""
+    """Flip the job to finalizing exactly once, when no shard is queued or running."""
     with transaction.atomic():
         job = ApplyJob.objects.select_for_update().get(pk=job_id)
-        if job.status != ApplyJob.Status.RUNNING:
+        if job.status != JobStatus.RUNNING:
             return False
-        if job.shards.filter(status__in=[ApplyShard.Status.PENDING, ApplyShard.Status.RUNNING]).exists():
+        if job.shards.filter(status__in=[JobStatus.QUEUED, JobStatus.RUNNING]).exists():
             return False
-        job.status = ApplyJob.Status.FINALIZING
+        job.status = JobStatus.FINALIZING
         job.save(update_fields=["status"])
 
         def enqueue() -> None:
@@ -533,16 +532,16 @@ def _maybe_finalize(job_id: int, *, inline: bool = False) -> bool:
 
 
 def apply_job_finalize(*, job_id: int, again: bool = False) -> ApplyJob:
-    """Counts at strict and default thresholds (Table 7) and subset id lists from the done shards.
+    """Counts at strict and default thresholds (Table 7) and subset id lists from the succeeded shards.
 
     Runs once per completion (status finalizing); ``again`` recomputes a finished job's summary.
     """
     job = ApplyJob.objects.get(pk=job_id)
-    allowed = [ApplyJob.Status.FINALIZING] + ([ApplyJob.Status.DONE, ApplyJob.Status.FAILED] if again else [])
+    allowed = [JobStatus.FINALIZING] + ([JobStatus.SUCCEEDED, JobStatus.FAILED] if again else [])
     if job.status not in allowed:
         return job
-    done = list(job.shards.filter(status=ApplyShard.Status.DONE).order_by("index"))
-    failed = list(job.shards.filter(status=ApplyShard.Status.FAILED).order_by("index"))
+    done = list(job.shards.filter(status=JobStatus.SUCCEEDED).order_by("index"))
+    failed = list(job.shards.filter(status=JobStatus.FAILED).order_by("index"))
     out_dir = Path(job.out_dir)
     summary = summarize_scores([s.out_path for s in done], strict=Thresholds(**job.thresholds["strict"]),
                                default=Thresholds(**job.thresholds["default"]), subsets_dir=out_dir / "subsets")
@@ -556,12 +555,9 @@ def apply_job_finalize(*, job_id: int, again: bool = False) -> ApplyJob:
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=1))
     for leftover in (out_dir / "scores").glob("*.tmp"):
         leftover.unlink(missing_ok=True)  # half-written by a killed worker
-    job.summary = summary
-    job.status = ApplyJob.Status.FAILED if failed else ApplyJob.Status.DONE
-    job.error = (f"{len(failed)} of {job.shards_total} shards failed; the summary covers the "
-                 f"{len(done)} done shards. First: {failed[0].path}: {failed[0].error}") if failed else ""
-    job.finished_at = timezone.now()
-    job.save(update_fields=["summary", "status", "error", "finished_at"])
+    error = (f"{len(failed)} of {job.shards_total} shards failed; the summary covers the "
+             f"{len(done)} succeeded shards. First: {failed[0].path}: {failed[0].error}") if failed else ""
+    job.mark_finished(JobStatus.FAILED if failed else JobStatus.SUCCEEDED, error=error, summary=summary)
     return job
 
 
@@ -577,7 +573,7 @@ def _shard_totals(path: str = "") -> dict[str, Any]:
     """What progress sums over a job's shards: rows, skipped, and a count per status. ``path``
     ("shards__") states them from the job's side, as annotations."""
     return {"rows": Sum(f"{path}rows"), "skipped": Sum(f"{path}skipped"),
-            **{s: Count(f"{path}id", filter=Q(**{f"{path}status": s})) for s in ApplyShard.Status.values}}
+            **{s.value: Count(f"{path}id", filter=Q(**{f"{path}status": s.value})) for s in ApplyShard.STATES}}
 
 
 def apply_jobs_with_progress(jobs: QuerySet[ApplyJob]) -> QuerySet[ApplyJob]:
@@ -590,20 +586,20 @@ def apply_jobs_with_progress(jobs: QuerySet[ApplyJob]) -> QuerySet[ApplyJob]:
 
 
 def apply_job_progress(*, job: ApplyJob) -> dict[str, Any]:
-    """Shards done/total, rows, samples/s since start and an ETA from the mean shard pace. Cost: one
-    aggregate, none for a job from ``apply_jobs_with_progress``."""
+    """Shards per status (ApplyShard.STATES), rows, samples/s since start and an ETA from the mean
+    shard pace. Cost: one aggregate, none for a job from ``apply_jobs_with_progress``."""
     if hasattr(job, "shard_rows"):
         agg = {name: getattr(job, f"shard_{name}") for name in _shard_totals()}
     else:
         agg = job.shards.aggregate(**_shard_totals())
-    counts = {s: int(agg[s]) for s in ApplyShard.Status.values}
+    counts = {s.value: int(agg[s.value]) for s in ApplyShard.STATES}
     end = job.finished_at or timezone.now()
     elapsed = max((end - job.started_at).total_seconds(), 1e-6) if job.started_at else 0.0
     rows = int(agg["rows"] or 0)
     rate = rows / elapsed if elapsed else 0.0
-    finished = counts["done"] + counts["failed"]
+    finished = counts[JobStatus.SUCCEEDED] + counts[JobStatus.FAILED]
     remaining = job.shards_total - finished
-    eta = elapsed / finished * remaining if finished and remaining and not job.is_terminal else None
+    eta = elapsed / finished * remaining if finished and remaining and not job.is_finished else None
     return {"status": job.status, "shards_total": job.shards_total, "shards": counts, "rows": rows,
             "skipped": int(agg["skipped"] or 0), "samples_per_s": round(rate, 2), "elapsed_s": round(elapsed, 1),
             "eta_s": round(eta, 1) if eta is not None else None,
@@ -684,9 +680,9 @@ def clean_testset_run(*, clean_id: int, device: str = "auto", batch_size: int = 
     from labeling.models import Dataset, Image
 
     clean = CleanTestset.objects.select_related("source").get(pk=clean_id)
-    if clean.status == CleanTestset.Status.DONE:
+    if clean.status == JobStatus.SUCCEEDED:
         return clean
-    CleanTestset.objects.filter(pk=clean.pk).update(status=CleanTestset.Status.RUNNING)
+    clean.mark_running()
     try:
         images = list(clean.source.images.order_by("id"))
         fake_job = ApplyJob(extractor=clean.extractor, device=device, natural_head_path=clean.natural_head_path,
@@ -743,12 +739,9 @@ def clean_testset_run(*, clean_id: int, device: str = "auto", batch_size: int = 
             counts = {**result.table12_row(clean.source.name), "clean_name": clean.result_name, "rule": clean.rule,
                       "masked_classes": result.masked_classes, "kept_per_class": result.kept_per_class,
                       "domain_counts": result.domain_counts, "undecodable": undecodable}
-            CleanTestset.objects.filter(pk=clean.pk).update(
-                status=CleanTestset.Status.DONE, result=target, counts=counts, finished_at=timezone.now(), error="",
-                scores_path=str(scores_path))
+            clean.mark_finished(result=target, counts=counts, scores_path=str(scores_path))
     except Exception as exc:
-        CleanTestset.objects.filter(pk=clean.pk).update(status=CleanTestset.Status.FAILED, error=str(exc)[:2000],
-                                                        finished_at=timezone.now())
+        clean.mark_finished(JobStatus.FAILED, error=str(exc))
         raise
     clean.refresh_from_db()
     return clean

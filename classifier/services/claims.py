@@ -33,7 +33,8 @@ from django.db import connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from classifier.models import ClassifierRun, JobStatus
+from classifier.models import ClassifierRun
+from domainsieve.jobs import JobStatus
 
 log = logging.getLogger(__name__)
 

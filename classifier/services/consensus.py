@@ -22,8 +22,9 @@ from django.db.models import Q
 
 from classifier.ml.methods import MethodError
 from classifier.ml.oof import PROBABILITY_METHODS, out_of_fold_probabilities
-from classifier.models import ClassifierRun, JobStatus
+from classifier.models import ClassifierRun
 from classifier.services.runs import _artifacts, _features_for
+from domainsieve.jobs import JobStatus
 from labeling.agreement.consensus import ConsensusInputError
 from labeling.hooks import ItemProbabilities
 from labeling.models import Image

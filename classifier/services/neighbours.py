@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from classifier.apply.uids import derive_uid, uids_to_array
 from classifier.ml.neighbours import (
@@ -38,8 +37,9 @@ from classifier.ml.neighbours import (
     save_uid_list,
     uids_from_array,
 )
-from classifier.models import ApplyJob, EmbeddingSet, JobStatus
+from classifier.models import ApplyJob, EmbeddingSet
 from classifier.models.neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset, Image
 
 Progress = Callable[[int, int], None] | None
@@ -211,7 +211,7 @@ def vector_index_build(*, index_id: int, progress: Progress = None) -> VectorInd
     index = VectorIndex.objects.get(pk=index_id)
     if index.status == JobStatus.SUCCEEDED:
         return index
-    VectorIndex.objects.filter(pk=index.pk).update(status=JobStatus.RUNNING, started_at=timezone.now(), error="")
+    index.mark_running()
     out = _abs(index.path)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -228,11 +228,10 @@ def vector_index_build(*, index_id: int, progress: Progress = None) -> VectorInd
         plan = plan_index(store.n, store.dim or 1, factory=index.factory or None) if store.n else plan_index(0, 1)
         result = build_index(store, out, plan=plan, extractor=index.extractor, progress=report)
     except Exception as exc:
-        VectorIndex.objects.filter(pk=index.pk).update(status=JobStatus.FAILED, error=str(exc)[:4000],
-                                                       finished_at=timezone.now())
+        index.mark_finished(JobStatus.FAILED, error=str(exc))
         raise
-    VectorIndex.objects.filter(pk=index.pk).update(
-        status=JobStatus.SUCCEEDED, finished_at=timezone.now(), done=store.n, total=store.n, rows=store.n,
+    index.mark_finished(
+        done=store.n, total=store.n, rows=store.n,
         size=result["ntotal"], factory=result["factory"], index_bytes=result["bytes"],
         peak_memory_bytes=result["peak_rss_bytes"], build_seconds=result["build_seconds"],
         parameters={k: result[k] for k in ("nlist", "nprobe", "rerank", "train_size", "shards", "dim")})
@@ -285,7 +284,7 @@ def dedup_run_execute(*, run_id: int, progress: Progress = None) -> DedupRun:
     Cost: one k-NN search of every row (the index's q/s, docs/benchmarks.md) and edges in memory.
     """
     run = DedupRun.objects.select_related("index").get(pk=run_id)
-    DedupRun.objects.filter(pk=run.pk).update(status=JobStatus.RUNNING, started_at=timezone.now(), error="", done=0)
+    run.mark_running(done=0)
 
     def report(done: int, total: int) -> None:
         DedupRun.objects.filter(pk=run.pk).update(done=done, total=total)
@@ -310,11 +309,9 @@ def dedup_run_execute(*, run_id: int, progress: Progress = None) -> DedupRun:
                            "removed_path": str(removed_path.relative_to(_artifacts()))})
         (out / "counts.json").write_text(json.dumps({"rule": run.rule, "k": run.k, "counts": counts}, indent=1))
     except Exception as exc:
-        DedupRun.objects.filter(pk=run.pk).update(status=JobStatus.FAILED, error=str(exc)[:4000],
-                                                  finished_at=timezone.now())
+        run.mark_finished(JobStatus.FAILED, error=str(exc))
         raise
-    DedupRun.objects.filter(pk=run.pk).update(status=JobStatus.SUCCEEDED, counts=counts, done=n, total=n,
-                                              finished_at=timezone.now())
+    run.mark_finished(counts=counts, done=n, total=n)
     run.refresh_from_db()
     return run
 
@@ -385,8 +382,7 @@ def contamination_report_execute(*, report_id: int, progress: Progress = None) -
     """Search every test image in the index; store matches >= threshold (the test image itself, when
     it is in the pool too, excluded), one summary per test set, and the exclusion uid list."""
     report = ContaminationReport.objects.select_related("index").get(pk=report_id)
-    ContaminationReport.objects.filter(pk=report.pk).update(status=JobStatus.RUNNING, started_at=timezone.now(),
-                                                            error="", done=0)
+    report.mark_running(done=0)
     try:
         neighbours = open_index(report.index)
         table = load_row_table(report.index)
@@ -433,12 +429,9 @@ def contamination_report_execute(*, report_id: int, progress: Progress = None) -
         excluded_uids = np.unique(table["uids"][np.asarray(sorted(set(excluded)), dtype=np.int64)])
         save_uid_list(_abs(path), excluded_uids)
     except Exception as exc:
-        ContaminationReport.objects.filter(pk=report.pk).update(status=JobStatus.FAILED, error=str(exc)[:4000],
-                                                                finished_at=timezone.now())
+        report.mark_finished(JobStatus.FAILED, error=str(exc))
         raise
-    ContaminationReport.objects.filter(pk=report.pk).update(
-        status=JobStatus.SUCCEEDED, summary=summary, exclusion_path=path, exclusion_count=int(excluded_uids.size),
-        finished_at=timezone.now())
+    report.mark_finished(summary=summary, exclusion_path=path, exclusion_count=int(excluded_uids.size))
     report.refresh_from_db()
     return report
 

@@ -11,13 +11,13 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 from django.shortcuts import get_object_or_404
-from django.utils import timezone
 
 from classifier.apply.reshard import reshard_subset
 from classifier.apply.shards import ShardPatternError, expand_shards
 from classifier.apply.uids import UidError, load_uid_list
 from classifier.models import ApplyJob, ReshardJob
 from classifier.services.apply import ApplyError
+from domainsieve.jobs import JobStatus
 
 MAX_SHARD_SIZE = 1_000_000
 
@@ -29,7 +29,7 @@ def reshard_job_create(*, apply_job: ApplyJob, subset: str, shard_size: int = 10
     resharded (or being resharded) is returned as it is, not written twice; a failed one is
     retried. Raises ApplyError with the reason for anything that cannot work."""
     job = ApplyJob.objects.select_for_update().get(pk=apply_job.pk)
-    if job.status != ApplyJob.Status.DONE:
+    if job.status != JobStatus.SUCCEEDED:
         raise ApplyError(f"apply job {job.id} is {job.status}; reshard a finished job")
     if job.source != ApplyJob.Source.SHARDS or not job.pattern:
         raise ApplyError(f"apply job {job.id} scored stored embeddings, not shards: there are no images to copy")
@@ -39,12 +39,12 @@ def reshard_job_create(*, apply_job: ApplyJob, subset: str, shard_size: int = 10
     if not 1 <= int(shard_size) <= MAX_SHARD_SIZE:
         raise ApplyError(f"shard size must be between 1 and {MAX_SHARD_SIZE:,}")
     existing = ReshardJob.objects.filter(apply_job=job, subset=subset).first()
-    if existing is not None and existing.status != ReshardJob.Status.FAILED:
+    if existing is not None and existing.status != JobStatus.FAILED:
         return existing
     out_dir = Path(job.out_dir or Path(settings.ARTIFACTS_ROOT) / "apply" / f"job_{job.id:06d}") / "shards" / subset
     reshard, _ = ReshardJob.objects.update_or_create(
         apply_job=job, subset=subset,
-        defaults={"shard_size": int(shard_size), "out_dir": str(out_dir), "status": ReshardJob.Status.PENDING,
+        defaults={"shard_size": int(shard_size), "out_dir": str(out_dir), "status": JobStatus.QUEUED,
                   "done": 0, "total": 0, "samples": 0, "shards": 0, "pattern": "", "error": "",
                   "created_by": created_by, "started_at": None, "finished_at": None})
     transaction.on_commit(lambda: _enqueue(reshard.id))
@@ -62,7 +62,7 @@ def reshard_job_run(*, reshard_id: int) -> ReshardJob:
     """Write the shards. Idempotent: a finished job is left alone; a redelivered one starts over in
     its own folder (which only this job writes)."""
     reshard = ReshardJob.objects.select_related("apply_job").get(pk=reshard_id)
-    if reshard.status == ReshardJob.Status.DONE:
+    if reshard.status == JobStatus.SUCCEEDED:
         return reshard
     job = reshard.apply_job
     try:
@@ -73,8 +73,7 @@ def reshard_job_run(*, reshard_id: int) -> ReshardJob:
     out = Path(reshard.out_dir)
     if out.exists():
         shutil.rmtree(out)
-    ReshardJob.objects.filter(pk=reshard.pk).update(status=ReshardJob.Status.RUNNING, total=len(sources), done=0,
-                                                    started_at=timezone.now(), error="")
+    reshard.mark_running(total=len(sources), done=0)
 
     def advance(n: int) -> None:
         ReshardJob.objects.filter(pk=reshard.pk).update(done=F("done") + n)
@@ -84,16 +83,13 @@ def reshard_job_run(*, reshard_id: int) -> ReshardJob:
                                 progress=advance)
     except (ValueError, OSError, FileExistsError) as exc:
         return _fail(reshard, str(exc))
-    ReshardJob.objects.filter(pk=reshard.pk).update(
-        status=ReshardJob.Status.DONE, samples=result.samples, shards=result.shards, pattern=result.pattern,
-        finished_at=timezone.now())
+    reshard.mark_finished(samples=result.samples, shards=result.shards, pattern=result.pattern)
     reshard.refresh_from_db()
     return reshard
 
 
 def _fail(reshard: ReshardJob, error: str) -> ReshardJob:
-    ReshardJob.objects.filter(pk=reshard.pk).update(status=ReshardJob.Status.FAILED, error=error,
-                                                    finished_at=timezone.now())
+    reshard.mark_finished(JobStatus.FAILED, error=error)
     reshard.refresh_from_db()
     return reshard
 
@@ -105,5 +101,5 @@ def reshard_get(*, reshard_id: int) -> ReshardJob:
 
 def resharded_shard_sets() -> list[ReshardJob]:
     """Finished reshards that hold shards, newest first: what the Training form offers."""
-    return list(ReshardJob.objects.filter(status=ReshardJob.Status.DONE, shards__gt=0)
+    return list(ReshardJob.objects.filter(status=JobStatus.SUCCEEDED, shards__gt=0)
                 .select_related("apply_job").order_by("-id")[:100])

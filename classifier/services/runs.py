@@ -25,7 +25,7 @@ from django.utils import timezone
 from classifier.ml.calibration import evaluate_model
 from classifier.ml.extractors import ExtractorError, parse_extractor
 from classifier.ml.methods import ALL_METHODS, EMBEDDING_METHODS, IMAGE_METHODS, MethodError
-from classifier.models import ClassifierRun, EmbeddingSet, JobStatus
+from classifier.models import ClassifierRun, EmbeddingSet
 from classifier.services.claims import (
     Heartbeat,
     classifier_run_claim,
@@ -33,6 +33,7 @@ from classifier.services.claims import (
     partial_folder,
 )
 from domainsieve.dataroots import DataRootError, resolve_in_data_roots
+from domainsieve.jobs import JobStatus
 from labeling.domains import DOMAINS
 from labeling.models import Dataset, Image
 
@@ -107,8 +108,7 @@ def embedding_set_compute(*, embedding_set_id: int, device: str = "cpu", precisi
     images = list(Image.objects.filter(dataset_id=embedding_set.dataset_id).order_by("id").values_list("id", "file"))
     if embedding_set.status == JobStatus.SUCCEEDED and embedding_set.count == len(images):
         return embedding_set
-    EmbeddingSet.objects.filter(pk=embedding_set.pk).update(status=JobStatus.RUNNING, started_at=timezone.now(),
-                                                            count=len(images), done=0, error="")
+    embedding_set.mark_running(count=len(images), done=0)
     out = _artifacts() / embedding_set.path
     media = Path(settings.MEDIA_ROOT)
 
@@ -129,12 +129,9 @@ def embedding_set_compute(*, embedding_set_id: int, device: str = "cpu", precisi
             result = embed_images(extractor, sources, out, ids=ids, batch_size=batch_size, num_workers=num_workers,
                                   chunk_size=chunk_size, progress=report)
     except Exception as exc:
-        EmbeddingSet.objects.filter(pk=embedding_set.pk).update(status=JobStatus.FAILED, error=str(exc)[:4000],
-                                                                finished_at=timezone.now())
+        embedding_set.mark_finished(JobStatus.FAILED, error=str(exc))
         raise
-    EmbeddingSet.objects.filter(pk=embedding_set.pk).update(
-        status=JobStatus.SUCCEEDED, dim=result.dim, count=result.count, done=result.count,
-        failed=len(result.failed), finished_at=timezone.now())
+    embedding_set.mark_finished(dim=result.dim, count=result.count, done=result.count, failed=len(result.failed))
     embedding_set.refresh_from_db()
     return embedding_set
 

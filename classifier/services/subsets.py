@@ -14,13 +14,13 @@ from typing import Any
 import numpy as np
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
 from classifier.apply.reshard import reshard_subset
 from classifier.apply.shards import expand_shards
 from classifier.apply.subsets import SubsetError, draw_subset, parse_count, uids_of_scores
 from classifier.apply.uids import load_uid_list, save_uid_list
 from classifier.models import ApplyJob, SubsetJob
+from domainsieve.jobs import JobStatus
 from labeling.ingest.paths import inside_roots, resolved_roots
 
 POOL_SUBSETS = ("all", "natural_strict", "rendition_strict", "natural_default", "rendition_default")
@@ -61,7 +61,7 @@ def subset_job_create(*, name: str, apply_job: ApplyJob, n: str | int, seed: int
         raise SubsetError("a subset name is 1-100 letters, digits, '.', '_' or '-', starting with a letter or digit")
     if SubsetJob.objects.filter(name=name).exists():
         raise SubsetError(f"a subset named {name!r} exists already")
-    if apply_job.status != ApplyJob.Status.DONE:
+    if apply_job.status != JobStatus.SUCCEEDED:
         raise SubsetError(f"apply job {apply_job.id} is {apply_job.status}; draw from a finished job")
     if subset not in POOL_SUBSETS:
         raise SubsetError(f"unknown pool {subset!r}; expected one of {', '.join(POOL_SUBSETS)}")
@@ -82,9 +82,9 @@ def subset_job_run(*, job_id: int) -> SubsetJob:
     """Draw, write and reshard. Idempotent: a finished job returns at once; a rerun after a crash
     starts its outputs afresh."""
     job = SubsetJob.objects.select_related("apply_job").get(pk=job_id)
-    if job.status == SubsetJob.Status.DONE:
+    if job.status == JobStatus.SUCCEEDED:
         return job
-    SubsetJob.objects.filter(pk=job.pk).update(status=SubsetJob.Status.RUNNING, started_at=timezone.now(), error="")
+    job.mark_running()
     out_list, out_dir = subsets_dir() / f"{job.name}.npy", subsets_dir() / job.name
     try:
         pool = subset_pool(apply_job=job.apply_job, subset=job.subset)
@@ -98,10 +98,8 @@ def subset_job_run(*, job_id: int) -> SubsetJob:
                                        out_dir=out_dir, shard_size=job.shard_size)
             result.update(resharded=resharded.samples, shards=resharded.shards, pattern=resharded.pattern)
     except Exception as exc:
-        SubsetJob.objects.filter(pk=job.pk).update(status=SubsetJob.Status.FAILED, error=str(exc)[:2000],
-                                                   finished_at=timezone.now())
+        job.mark_finished(JobStatus.FAILED, error=str(exc))
         raise
-    SubsetJob.objects.filter(pk=job.pk).update(status=SubsetJob.Status.DONE, result=result,
-                                               finished_at=timezone.now())
+    job.mark_finished(result=result)
     job.refresh_from_db()
     return job

@@ -26,6 +26,7 @@ from classifier.services.apply import (
 )
 from classifier.services.reshard import reshard_job_create
 from domainsieve.auth import RESEARCHER, role_required
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset
 
 
@@ -72,7 +73,7 @@ def apply_list(request: HttpRequest) -> HttpResponse:
 def apply_detail(request: HttpRequest, job_id: int) -> HttpResponse:
     job = get_apply_job_for_user(user=request.user, job_id=job_id)
     reshards = {r.subset: r for r in job.reshards.all()}
-    can_reshard = job.status == ApplyJob.Status.DONE and job.source == ApplyJob.Source.SHARDS
+    can_reshard = job.status == JobStatus.SUCCEEDED and job.source == ApplyJob.Source.SHARDS
     subsets = [{"name": name, "list": s, "reshard": reshards.get(name),
                 "button": can_reshard and bool(s.get("count")) and (
                     name not in reshards or reshards[name].status == "failed"),
@@ -110,7 +111,7 @@ def apply_action(request: HttpRequest, job_id: int, action: str) -> HttpResponse
         messages.success(request, "Cancel requested: running shards stop at their next batch.")
     else:
         revived = apply_job_resume(job=job)
-        messages.success(request, f"Resumed: {revived} shard(s) put back to pending.")
+        messages.success(request, f"Resumed: {revived} shard(s) put back in the queue.")
     return redirect("classifier-apply-job", job_id=job.id)
 
 

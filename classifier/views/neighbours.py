@@ -11,7 +11,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from classifier.ml.neighbours import NeighbourInputError
-from classifier.models import EmbeddingSet, JobStatus
+from classifier.models import EmbeddingSet
 from classifier.models.neighbours import VectorIndex
 from classifier.selectors.neighbours import (
     contamination_matches,
@@ -28,6 +28,7 @@ from classifier.services.neighbours import (
     vector_index_create,
 )
 from domainsieve.auth import RESEARCHER, role_required
+from domainsieve.jobs import JobStatus
 from labeling.models import CampaignItem, Dataset, Image
 from labeling.selectors.campaigns import get_campaign_for_user
 

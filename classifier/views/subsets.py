@@ -10,6 +10,7 @@ from classifier.apply.subsets import SubsetError
 from classifier.models import ApplyJob, SubsetJob
 from classifier.services.subsets import POOL_SUBSETS, subset_job_create
 from domainsieve.auth import RESEARCHER, role_required
+from domainsieve.jobs import JobStatus
 
 
 @role_required(RESEARCHER)
@@ -33,5 +34,5 @@ def subset_list(request: HttpRequest) -> HttpResponse:
             return redirect("classifier-subsets")
     jobs = list(SubsetJob.objects.select_related("apply_job")[:200])
     return render(request, "classifier/subsets.html", {
-        "jobs": jobs, "apply_jobs": ApplyJob.objects.filter(status=ApplyJob.Status.DONE)[:200],
-        "pools": POOL_SUBSETS, "form": form, "refresh": any(j.status in ("pending", "running") for j in jobs)})
+        "jobs": jobs, "apply_jobs": ApplyJob.objects.filter(status=JobStatus.SUCCEEDED)[:200],
+        "pools": POOL_SUBSETS, "form": form, "refresh": any(j.is_active for j in jobs)})

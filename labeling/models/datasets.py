@@ -4,6 +4,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
+from domainsieve.jobs import CountedJobFields
 from labeling.domains import DOMAIN_CHOICES
 
 
@@ -68,30 +69,19 @@ class Image(models.Model):
         return f"{self.dataset_id}:{self.uid or self.sha256[:12]}"
 
 
-class ImportJob(models.Model):
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
+class ImportJob(CountedJobFields):
+    """Progress: ``done`` of ``total`` listed items (imported, duplicate or rejected)."""
 
     dataset = models.ForeignKey(Dataset, on_delete=models.CASCADE, related_name="imports")
     source = models.TextField()
     format = models.CharField(max_length=32, default="auto")
     options = models.JSONField(default=dict, blank=True)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
-    total = models.PositiveIntegerField(default=0)
-    done = models.PositiveIntegerField(default=0)
     imported = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     cross_dataset_duplicates = models.PositiveIntegerField(default=0)
     rejects_path = models.CharField(max_length=300, blank=True, default="")
-    error = models.TextField(blank=True, default="")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-id"]

@@ -23,6 +23,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from domainsieve.jobs import JobStatus
 from labeling.classnames import CLASS_SET_CHOICES, ClassNameError, ClassSpace, recognize
 from labeling.domains import domain_from_any
 from labeling.ingest import (
@@ -127,19 +128,19 @@ def import_run(*, job: ImportJob, progress: Callable[[int, int], None] | None = 
     and counts are saved on the job as it goes. A wholly unusable source (nothing listed, or
     every item rejected) ends FAILED with ``error`` set; per-item problems go to rejects.csv.
     """
-    if job.status == ImportJob.Status.SUCCEEDED:
+    if job.status == JobStatus.SUCCEEDED:
         return job
     run = _Run(job)
-    job.status, job.started_at, job.finished_at, job.error = ImportJob.Status.RUNNING, timezone.now(), None, ""
+    job.status, job.started_at, job.finished_at, job.error = JobStatus.RUNNING, timezone.now(), None, ""
     job.total = job.done = job.imported = job.duplicates = job.rejected = job.cross_dataset_duplicates = 0
     job.rejects_path = str(run.folder / "rejects.csv")
     job.save()
     try:
         _import(job, run, progress)
     except ImportSourceError as exc:
-        job.status, job.error = ImportJob.Status.FAILED, str(exc)
+        job.status, job.error = JobStatus.FAILED, str(exc)
     except Exception as exc:
-        job.status, job.error = ImportJob.Status.FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        job.status, job.error = JobStatus.FAILED, f"internal error: {type(exc).__name__}: {exc}"
         job.finished_at = timezone.now()
         job.save()
         raise
@@ -189,7 +190,7 @@ def _import(job: ImportJob, run: _Run, progress: Callable[[int, int], None] | No
     _flush(job, run, pending)
     if job.imported + job.duplicates == 0:
         raise ImportSourceError(f"every item was rejected ({job.rejected}); see {job.rejects_path}")
-    job.status = ImportJob.Status.SUCCEEDED
+    job.status = JobStatus.SUCCEEDED
 
 
 def _apply_class_names(job: ImportJob, format: str, items: Sequence[Item]) -> str:

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from django.conf import settings
 
-from classifier.models import EmbeddingSet, JobStatus
+from classifier.models import EmbeddingSet
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset, Image
 from tests.factories import make_dataset, make_image
 

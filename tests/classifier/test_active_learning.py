@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from classifier.ml.uncertainty import uncertainty
-from classifier.models import ClassifierRun, JobStatus
+from classifier.models import ClassifierRun
 from classifier.services.runs import (
     ClassifierInputError,
     campaign_latest_run,
@@ -18,6 +18,7 @@ from classifier.services.runs import (
     classifier_run_execute,
 )
 from classifier.tasks import runs as tasks
+from domainsieve.jobs import JobStatus
 from labeling.models import Campaign, CampaignItem, Dataset
 from labeling.services.campaigns import annotations_submit, campaign_create
 from tests.classifier.conftest import TINY

@@ -5,8 +5,9 @@ from pathlib import Path
 import pytest
 from django.contrib.auth.models import User
 
-from classifier.models import ClassifierRun, JobStatus
+from classifier.models import ClassifierRun
 from classifier.services.runs import classifier_run_execute
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset
 from tests.classifier.conftest import TINY
 

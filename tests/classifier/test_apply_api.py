@@ -37,7 +37,7 @@ def test_it_creates_a_job_for_researchers_only(api, researcher, annotator, outsi
     job = response.json()
     assert job["shards_total"] == 2 and job["status"] == "running"
     assert job["thresholds"]["strict"] == {"natural": 0.6, "rendition": 0.6}
-    assert job["progress"]["shards"]["pending"] == 2
+    assert job["progress"]["shards"]["queued"] == 2
     listed = api(researcher).get("/api/v1/apply-jobs/").json()
     assert [j["id"] for j in listed["results"]] == [job["id"]]
 
@@ -66,7 +66,7 @@ def test_it_shows_progress_summary_and_cancels(api, researcher, client, runs, sh
         apply_shard_run(shard_id=shard.id)
     apply_job_finalize(job_id=job_id)
     detail = api(researcher).get(f"/api/v1/apply-jobs/{job_id}/").json()
-    assert detail["status"] == "done" and detail["summary"]["total"] == 6
+    assert detail["status"] == "succeeded" and detail["summary"]["total"] == 6
     assert detail["progress"]["rows"] == 6 and detail["progress"]["percent"] == 100.0
     client.force_login(researcher)
     page = client.get(f"/classifier/apply/{job_id}/").content.decode()
@@ -90,7 +90,7 @@ def test_it_runs_the_command_in_process_and_reruns_as_a_noop(runs, shards, capsy
     call_command("apply_classifier", shards=pattern, natural_run=runs[0].id, rendition_run=runs[1].id,
                  device="cpu", verbosity=0)
     out = capsys.readouterr().out
-    assert "| natural |" in out and ": done, 2/2 shards, 6 rows" in out
+    assert "| natural |" in out and ": succeeded, 2/2 shards, 6 rows" in out
     job = ApplyJob.objects.get()
     call_command("apply_classifier", resume=job.id, verbosity=0)
     assert "0 shard(s) put back" in capsys.readouterr().out

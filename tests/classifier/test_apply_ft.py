@@ -30,6 +30,7 @@ from classifier.services.apply import (
     clean_testset_run,
     head_spec_from_runs,
 )
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset
 from tests.classifier.apply_factories import write_shards
 from tests.classifier.conftest import TINY
@@ -84,9 +85,9 @@ def test_it_applies_an_ft_natural_and_dr_rendition_pair_over_shards(trained: dic
     assert spec.default == {"natural": 0.5, "rendition": 1.0}
     job = apply_job_create(name="ft", spec=spec, pattern=str(tmp_path / "shards/*.tar"), batch_size=4,
                            device="cpu", enqueue=False)
-    assert [apply_shard_run(shard_id=s.id) for s in job.shards.order_by("index")] == ["done"] * 3
+    assert [apply_shard_run(shard_id=s.id) for s in job.shards.order_by("index")] == ["succeeded"] * 3
     job = apply_job_finalize(job_id=job.id)
-    assert job.status == ApplyJob.Status.DONE and job.summary["total"] == 12 and job.summary["skipped"] == 3
+    assert job.status == JobStatus.SUCCEEDED and job.summary["total"] == 12 and job.summary["skipped"] == 3
     frames = [pq.read_table(s.out_path) for s in job.shards.order_by("index")]
     assert all(f.schema.equals(SCHEMA) for f in frames) and [f.num_rows for f in frames] == [4, 4, 4]
     frame = pd.concat([f.to_pandas() for f in frames], ignore_index=True)
@@ -145,7 +146,7 @@ def test_it_refuses_an_ft_run_from_another_base_extractor(trained: dict[str, Pat
                            pattern=str(tmp_path / "shards/*.tar"), device="cpu", enqueue=False)
     assert apply_shard_run(shard_id=job.shards.get().id, inline=True) == "failed"
     job.refresh_from_db()
-    assert job.status == ApplyJob.Status.FAILED and "was trained from openclip:ds-tiny-vit/random" in job.error
+    assert job.status == JobStatus.FAILED and "was trained from openclip:ds-tiny-vit/random" in job.error
 
 
 def test_it_cleans_a_test_set_with_an_ft_natural_head(trained: dict[str, Path], media_root: Path) -> None:
@@ -157,7 +158,7 @@ def test_it_cleans_a_test_set_with_an_ft_natural_head(trained: dict[str, Path], 
     clean = clean_testset_create(source=testset, spec=head_spec_from_runs(natural_run=natural, rendition_run=rendition),
                                  enqueue=False)
     clean = clean_testset_run(clean_id=clean.id, device="cpu", batch_size=4)
-    assert clean.status == "done"
+    assert clean.status == "succeeded"
     scores = pd.read_parquet(clean.scores_path)
     files = [str(Path(settings.MEDIA_ROOT) / f) for f in testset.images.order_by("id").values_list("file", flat=True)]
     ft_result, ft_extractor = load_finetuned(trained["ft"])

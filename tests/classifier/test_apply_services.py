@@ -23,6 +23,7 @@ from classifier.services.apply import (
     apply_shard_run,
     head_spec_from_runs,
 )
+from domainsieve.jobs import JobStatus
 from tests.classifier.apply_factories import tiny_spec, write_centroid_heads, write_shards
 
 pytestmark = pytest.mark.django_db
@@ -36,12 +37,12 @@ def test_it_applies_a_job_and_finalizes_with_table7_and_subsets(tmp_path: Path, 
     write_shards(tmp_path / "shards", 3, n=7, corrupt=(3,))
     job = apply_job_create(name="t", spec=tiny_spec(tmp_path / "heads"), pattern=str(tmp_path / "shards/*.tar"),
                            batch_size=4, device="cpu", enqueue=False)
-    assert job.shards_total == 3 and job.status == ApplyJob.Status.RUNNING
-    assert run_all(job) == ["done", "done", "done"]
+    assert job.shards_total == 3 and job.status == JobStatus.RUNNING
+    assert run_all(job) == ["succeeded", "succeeded", "succeeded"]
     job.refresh_from_db()
-    assert job.status == ApplyJob.Status.FINALIZING
+    assert job.status == JobStatus.FINALIZING
     job = apply_job_finalize(job_id=job.id)
-    assert job.status == ApplyJob.Status.DONE
+    assert job.status == JobStatus.SUCCEEDED
     s = job.summary
     assert (s["total"], s["skipped"], s["shards_done"]) == (18, 3, 3)
     frame = pd.concat([pq.read_table(sh.out_path).to_pandas() for sh in job.shards.all()])
@@ -57,7 +58,7 @@ def test_it_applies_a_job_and_finalizes_with_table7_and_subsets(tmp_path: Path, 
     assert run_all(job) == ["not claimable"] * 3
     assert apply_job_resume(job=job, enqueue=False) == 0
     progress = apply_job_progress(job=job)
-    assert progress["shards"]["done"] == 3 and progress["rows"] == 18 and progress["percent"] == 100.0
+    assert progress["shards"]["succeeded"] == 3 and progress["rows"] == 18 and progress["percent"] == 100.0
 
 
 def test_it_fails_missing_and_corrupt_shards_loudly_and_resumes_them(tmp_path: Path, media_root: Path) -> None:
@@ -66,16 +67,16 @@ def test_it_fails_missing_and_corrupt_shards_loudly_and_resumes_them(tmp_path: P
                            device="cpu", enqueue=False)
     paths[1].unlink()
     paths[2].write_bytes(b"garbage" * 100)
-    assert run_all(job) == ["done", "failed", "failed"]
+    assert run_all(job) == ["succeeded", "failed", "failed"]
     job = apply_job_finalize(job_id=job.id)
-    assert job.status == ApplyJob.Status.FAILED
+    assert job.status == JobStatus.FAILED
     assert "2 of 3 shards failed" in job.error and "00001.tar" in job.error
     assert job.summary["total"] == 4 and job.summary["shards_failed"] == 2
     write_shards(tmp_path / "shards", 3, n=4)  # the operator restores the files
     assert apply_job_resume(job=job, enqueue=False) == 2
-    assert run_all(job)[1:] == ["done", "done"]
+    assert run_all(job)[1:] == ["succeeded", "succeeded"]
     job = apply_job_finalize(job_id=job.id)
-    assert job.status == ApplyJob.Status.DONE and job.summary["total"] == 12
+    assert job.status == JobStatus.SUCCEEDED and job.summary["total"] == 12
 
 
 def test_it_refuses_bad_input_with_clear_errors(tmp_path: Path, media_root: Path) -> None:
@@ -111,9 +112,9 @@ def test_it_cancels_and_leaves_no_partial_output(tmp_path: Path, media_root: Pat
     apply_job_cancel(job=job)
     assert run_all(job) == ["not claimable"] * 2
     job.refresh_from_db()
-    assert job.status == ApplyJob.Status.CANCELLED and not list(Path(job.out_dir, "scores").iterdir())
+    assert job.status == JobStatus.CANCELLED and not list(Path(job.out_dir, "scores").iterdir())
     apply_job_resume(job=job, enqueue=False)
-    assert run_all(job) == ["done", "done"]
+    assert run_all(job) == ["succeeded", "succeeded"]
 
 
 def test_it_reclaims_a_stale_shard_and_ignores_the_late_worker(tmp_path: Path, media_root: Path) -> None:
@@ -125,8 +126,8 @@ def test_it_reclaims_a_stale_shard_and_ignores_the_late_worker(tmp_path: Path, m
     assert claimed is not None
     assert apply_shard_run(shard_id=shard.id) == "not claimable"  # A's heartbeat is fresh
     ApplyShard.objects.filter(pk=shard.id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
-    assert apply_shard_run(shard_id=shard.id) == "done"  # B takes over
-    late = ApplyShard.objects.filter(pk=shard.id, claim_token=old_token).update(status="done", rows=999)
+    assert apply_shard_run(shard_id=shard.id) == "succeeded"  # B takes over
+    late = ApplyShard.objects.filter(pk=shard.id, claim_token=old_token).update(status="succeeded", rows=999)
     shard.refresh_from_db()
     assert late == 0 and shard.rows == 4 and shard.attempts == 2
 
@@ -150,10 +151,10 @@ def test_it_classifies_a_stored_embedding_set_chunk_by_chunk(tmp_path: Path, med
                                      count=7, done=7, status="succeeded")
     job = apply_job_create(name="emb", spec=spec, embedding_set=es, enqueue=False)
     assert job.shards_total == 3 and job.source == ApplyJob.Source.EMBEDDINGS
-    assert run_all(job) == ["done"] * 3
+    assert run_all(job) == ["succeeded"] * 3
     job = apply_job_finalize(job_id=job.id)
     frame = pd.concat([pq.read_table(s.out_path).to_pandas() for s in job.shards.all()])
-    assert job.status == "done" and job.summary["total"] == 7
+    assert job.status == "succeeded" and job.summary["total"] == 7
     assert frame.uid.tolist() == [im.uid for im in images]
     other = EmbeddingSet.objects.create(dataset=make_dataset(name="p2"), extractor="timm:efficientnet_lite0/pypi",
                                         path="emb/pool")
@@ -174,4 +175,4 @@ def test_it_gives_up_on_a_shard_that_keeps_killing_its_worker(tmp_path: Path, me
     shard.refresh_from_db()
     job.refresh_from_db()
     assert shard.status == "failed" and "worker lost 3 times" in shard.error
-    assert job.status == ApplyJob.Status.FINALIZING
+    assert job.status == JobStatus.FINALIZING

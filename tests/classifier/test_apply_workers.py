@@ -13,6 +13,7 @@ import pytest
 
 from classifier.models import ApplyJob, ApplyShard
 from classifier.services.apply import apply_job_create
+from domainsieve.jobs import JobStatus
 from tests.classifier.apply_factories import tiny_spec, write_shards
 from tests.conftest import WorkerProcess, wait_for
 
@@ -54,7 +55,7 @@ def all_rows(job: ApplyJob) -> pd.DataFrame:
 
 def wait_job(job: ApplyJob, timeout: float, workers: list[GpuWorker]) -> ApplyJob:
     try:
-        wait_for(lambda: ApplyJob.objects.get(pk=job.pk).is_terminal, timeout=timeout, interval=0.3)
+        wait_for(lambda: ApplyJob.objects.get(pk=job.pk).is_finished, timeout=timeout, interval=0.3)
     except TimeoutError:
         logs = "\n".join(w.log.read_text(errors="replace")[-3000:] for w in workers)
         states = list(job.shards.values_list("index", "status", "attempts", "worker"))
@@ -70,9 +71,9 @@ def test_it_scales_out_over_two_workers_and_survives_a_sigkill(two_workers: list
     job = apply_job_create(name="scale", spec=spec, pattern=str(tmp_path / "wide/{00000..00039}.tar"),
                            batch_size=8, device="cpu")
     job = wait_job(job, 90, two_workers)
-    assert job.status == ApplyJob.Status.DONE, job.error
+    assert job.status == JobStatus.SUCCEEDED, job.error
     shards = list(job.shards.all())
-    assert all(s.status == "done" and s.attempts == 1 for s in shards)
+    assert all(s.status == "succeeded" and s.attempts == 1 for s in shards)
     assert len({s.worker for s in shards}) == 2  # both workers took part
     frame = all_rows(job)
     assert len(frame) == 120 == job.summary["total"] and frame.uid.is_unique
@@ -92,9 +93,9 @@ def test_it_scales_out_over_two_workers_and_survives_a_sigkill(two_workers: list
     killed = ApplyShard.objects.get(job=job, status="running", worker__endswith=f":{pid}")
     assert killed.rows < 10  # killed before its shard was complete
     job = wait_job(job, 60, two_workers[1:])
-    assert job.status == ApplyJob.Status.DONE, job.error
+    assert job.status == JobStatus.SUCCEEDED, job.error
     killed.refresh_from_db()
-    assert killed.status == "done" and killed.attempts == 2 and not killed.worker.endswith(f":{pid}")
+    assert killed.status == "succeeded" and killed.attempts == 2 and not killed.worker.endswith(f":{pid}")
     frame = all_rows(job)
     assert len(frame) == 80 == job.summary["total"] and frame.uid.is_unique and frame.key.is_unique
     assert not list(Path(job.out_dir, "scores").glob("*.tmp"))

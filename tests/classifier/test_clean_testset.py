@@ -36,7 +36,7 @@ def test_it_keeps_what_the_sets_own_classifier_labels_its_domain(testset: Datase
     spec = dataclasses.replace(spec, strict={"natural": 0.6, "rendition": 0.2})  # both fire on some images
     clean = clean_testset_create(source=testset, spec=spec, enqueue=False)
     clean = clean_testset_run(clean_id=clean.id, device="cpu")
-    assert clean.status == "done" and clean.result.name == "IN-Val (clean)" and clean.rule == "own_classifier"
+    assert clean.status == "succeeded" and clean.result.name == "IN-Val (clean)" and clean.rule == "own_classifier"
     scores = pd.read_parquet(clean.scores_path)
     # The paper's rule: the natural classifier alone decides for a natural set.
     assert scores.kept.tolist() == (scores.p_natural >= 0.6).tolist()
@@ -97,11 +97,11 @@ def test_it_cleans_through_the_api_and_command(testset: Dataset, api, researcher
     body = {"dataset": testset.id, "natural_run": natural.id, "rendition_run": rendition.id, "name": "api-clean"}
     assert api(annotator).post("/api/v1/clean-testsets/", body, format="json").status_code == 403
     response = api(researcher).post("/api/v1/clean-testsets/", body, format="json")
-    assert response.status_code == 201 and response.json()["status"] == "pending"
+    assert response.status_code == 201 and response.json()["status"] == "queued"
     call_command("clean_testset", dataset="IN-Val", natural_run=natural.id, rendition_run=rendition.id,
                  name="cli-clean", device="cpu", verbosity=0)
     clean = CleanTestset.objects.get(result_name="cli-clean")
-    assert clean.status == "done" and Dataset.objects.filter(name="cli-clean").exists()
+    assert clean.status == "succeeded" and Dataset.objects.filter(name="cli-clean").exists()
     detail = api(researcher).get(f"/api/v1/clean-testsets/{clean.id}/").json()
     assert detail["counts"]["images_total"] == 12
 

@@ -5,7 +5,8 @@ from io import StringIO
 import pytest
 from django.core.management import CommandError, call_command
 
-from classifier.models import ClassifierRun, EmbeddingSet, JobStatus
+from classifier.models import ClassifierRun, EmbeddingSet
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset
 from tests.classifier.conftest import TINY
 

@@ -11,7 +11,6 @@ from django.contrib.auth.models import User
 from django.core.management import CommandError, call_command
 
 from classifier.ml.neighbours import load_uid_list, subtract_uid_list, uids_from_array
-from classifier.models import JobStatus
 from classifier.models.neighbours import ContaminationMatch, VectorIndex
 from classifier.services.neighbours import (
     contamination_exclusion_path,
@@ -22,6 +21,7 @@ from classifier.services.neighbours import (
     vector_index_build,
     vector_index_create,
 )
+from domainsieve.jobs import JobStatus
 from labeling.models import Image
 from tests.classifier.neighbour_factories import EXTRACTOR, World, unit, write_embeddings
 from tests.factories import make_dataset, make_image

@@ -7,8 +7,8 @@ import pytest
 from django.conf import settings
 from django.contrib.auth.models import User
 
-from classifier.models import JobStatus
 from classifier.models.neighbours import DedupRun, VectorIndex
+from domainsieve.jobs import JobStatus
 from tests.classifier.neighbour_factories import World
 from tests.conftest import wait_for
 

@@ -104,7 +104,7 @@ def _finished_apply_job(root: Path) -> tuple[ApplyJob, list[str]]:
     save_uid_list(rendition, [])
     job = ApplyJob.objects.create(
         name="pool", pattern=str(root / "pool"), extractor="x", natural_head_path="x", rendition_head_path="x",
-        status="done", shards_total=2, out_dir=str(out_dir),
+        status="succeeded", shards_total=2, out_dir=str(out_dir),
         summary={"total": 12, "rows": [], "uid_sources": {"json": 12},
                  "subsets": {"natural_strict": {"path": str(natural), "count": len(uids)},
                              "rendition_strict": {"path": str(rendition), "count": 0}}})
@@ -121,7 +121,7 @@ def test_it_reshards_a_subset_from_its_button_and_offers_it_to_training(transact
     assert page.locator("tr[data-subset=rendition_strict] button").count() == 0  # nothing to copy
     page.locator("tr[data-subset=natural_strict] button", has_text="Reshard").click()
     row = page.locator("tr[data-subset=natural_strict]")
-    expect(row.locator("[data-live=status]")).to_have_text("pending")
+    expect(row.locator("[data-live=status]")).to_have_text("queued")
     reshard = ReshardJob.objects.get(apply_job=job, subset="natural_strict")
     reshard_job_run(reshard_id=reshard.id)  # what the default worker does; the page is polling
     link = page.locator("tr[data-subset=natural_strict] a.train-on")
@@ -159,11 +159,11 @@ def test_it_reshards_on_a_default_queue_worker(worker_env: dict[str, str], media
     try:
         worker.wait_ready()
         reshard = reshard_job_create(apply_job=job, subset="natural_strict", shard_size=2)
-        wait_for(lambda: ReshardJob.objects.get(pk=reshard.pk).status in ("done", "failed"), timeout=90)
+        wait_for(lambda: ReshardJob.objects.get(pk=reshard.pk).status in ("succeeded", "failed"), timeout=90)
     finally:
         worker.stop()
     reshard.refresh_from_db()
-    assert (reshard.status, reshard.samples, reshard.shards, reshard.done, reshard.total) == ("done", len(uids), 3, 2, 2)
+    assert (reshard.status, reshard.samples, reshard.shards, reshard.done, reshard.total) == ("succeeded", len(uids), 3, 2, 2)
     assert sorted(p.name for p in Path(reshard.out_dir).glob("*.tar")) == ["00000.tar", "00001.tar", "00002.tar"]
 
 
@@ -188,7 +188,7 @@ def test_it_follows_apply_and_clean_jobs_live(transactional_db: None, live_serve
     page.goto(f"{live_server.url}/classifier/apply/")
     page.fill("#apply-form [name=name]", "typed, not lost")
     row = page.locator(f"#apply-jobs tr[data-job='{job.id}']")
-    ApplyShard.objects.filter(pk=shards[0].pk).update(status="done", rows=6)
+    ApplyShard.objects.filter(pk=shards[0].pk).update(status="succeeded", rows=6)
     expect(row.locator("[data-live='progress.rows']")).to_have_text("6")
     ApplyJob.objects.filter(pk=job.pk).update(status="cancelled")
     expect(row.locator("[data-live=status]")).to_have_text("cancelled")
@@ -196,15 +196,15 @@ def test_it_follows_apply_and_clean_jobs_live(transactional_db: None, live_serve
 
     ApplyJob.objects.filter(pk=job.pk).update(status="running")
     page.goto(f"{live_server.url}/classifier/apply/{job.id}/")
-    ApplyShard.objects.filter(pk=shards[1].pk).update(status="done", rows=4)
+    ApplyShard.objects.filter(pk=shards[1].pk).update(status="succeeded", rows=4)
     expect(page.locator("#progress [data-live='progress.rows']")).to_have_text("10")
-    expect(page.locator("#progress span[data-live='progress.shards.done']")).to_have_text("2")
+    expect(page.locator("#progress span[data-live='progress.shards.succeeded']")).to_have_text("2")
 
     page.goto(f"{live_server.url}/classifier/clean/{clean.id}/")
     assert "natural ≥ 0.912" in page.locator("#clean-live").inner_text()
-    CleanTestset.objects.filter(pk=clean.pk).update(status="done", counts={"images": 3, "images_total": 4,
-                                                                           "images_pct": 75.0, "classes": 2,
-                                                                           "classes_total": 2})
+    CleanTestset.objects.filter(pk=clean.pk).update(status="succeeded", counts={"images": 3, "images_total": 4,
+                                                                                "images_pct": 75.0, "classes": 2,
+                                                                                "classes_total": 2})
     expect(page.locator("#clean-live")).to_contain_text("3 of 4 images")  # reloaded when the job ended
 
 

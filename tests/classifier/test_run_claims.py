@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
-from classifier.models import ClassifierRun, JobStatus
+from classifier.models import ClassifierRun
 from classifier.services.claims import classifier_run_claim, classifier_runs_reap_stale, partial_folder
 from classifier.services.runs import classifier_run_create, classifier_run_execute
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset
 from tests.classifier.conftest import TINY
 

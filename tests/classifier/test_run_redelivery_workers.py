@@ -11,10 +11,11 @@ from pathlib import Path
 
 import pytest
 
-from classifier.models import ClassifierRun, JobStatus
+from classifier.models import ClassifierRun
 from classifier.services.claims import classifier_runs_reap_stale
 from classifier.services.runs import classifier_run_create
 from classifier.tasks.runs import classifier_runs_reap_stale_task, train_task
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset
 from tests.classifier.conftest import TINY
 from tests.conftest import WorkerProcess, wait_for

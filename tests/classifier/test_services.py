@@ -9,7 +9,7 @@ from django.conf import settings
 
 from classifier.ml.embed import load_embeddings
 from classifier.ml.methods import FittedModel
-from classifier.models import ClassifierRun, EmbeddingSet, JobStatus
+from classifier.models import ClassifierRun, EmbeddingSet
 from classifier.services.runs import (
     ClassifierInputError,
     classifier_run_create,
@@ -18,6 +18,7 @@ from classifier.services.runs import (
     embedding_set_get_or_create,
     stratified_split,
 )
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset
 from tests.classifier.conftest import TINY
 from tests.factories import make_dataset, make_images

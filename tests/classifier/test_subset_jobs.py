@@ -15,6 +15,7 @@ from classifier.apply.subsets import SubsetError
 from classifier.apply.uids import array_to_uids, derive_uid, load_uid_list, save_uid_list
 from classifier.models import ApplyJob, SubsetJob
 from classifier.services.subsets import subset_job_create, subset_job_run
+from domainsieve.jobs import JobStatus
 from tests.training.conftest import write_shards
 
 pytestmark = pytest.mark.django_db
@@ -32,7 +33,7 @@ def apply_job(media_root: Path, tmp_path: Path) -> ApplyJob:
         pd.DataFrame({"uid": [derive_uid(meta={}, key=k)[0] for k in keys]}).to_parquet(
             out / "scores" / f"{i:06d}.parquet")
     return ApplyJob.objects.create(name="pool", pattern=str(shards), extractor="x", natural_head_path="n",
-                                   rendition_head_path="r", out_dir=str(out), status=ApplyJob.Status.DONE)
+                                   rendition_head_path="r", out_dir=str(out), status=JobStatus.SUCCEEDED)
 
 
 def test_it_draws_and_reshards_a_subset_from_the_page(apply_job: ApplyJob, researcher: object) -> None:
@@ -44,9 +45,9 @@ def test_it_draws_and_reshards_a_subset_from_the_page(apply_job: ApplyJob, resea
                                                     "seed": "5", "subset": "all", "reshard": "on"})
     assert response.status_code == 302
     job = SubsetJob.objects.get()
-    assert (job.status, job.n, job.seed) == ("pending", 12, 5)
+    assert (job.status, job.n, job.seed) == ("queued", 12, 5)
     job = subset_job_run(job_id=job.id)
-    assert job.status == "done" and job.result["drawn"] == 12 and job.result["pool"] == 40
+    assert job.status == "succeeded" and job.result["drawn"] == 12 and job.result["pool"] == 40
     assert job.result["resharded"] == 12 and Path(job.result["uid_list"]).is_file()
     # The command draws the very same subset from the same pool, N and seed.
     call_command("make_subset", "--job", str(apply_job.id), "--n", "12", "--seed", "5",
@@ -65,7 +66,7 @@ def test_it_refuses_bad_subset_requests(apply_job: ApplyJob, tmp_path: Path) -> 
     with pytest.raises(SubsetError, match="not a count"):
         subset_job_create(name="x", apply_job=apply_job, n="many", enqueue=False)
     running = ApplyJob.objects.create(name="r", extractor="x", natural_head_path="n", rendition_head_path="r",
-                                      status=ApplyJob.Status.RUNNING)
+                                      status=JobStatus.RUNNING)
     with pytest.raises(SubsetError, match="draw from a finished job"):
         subset_job_create(name="x", apply_job=running, n=5, enqueue=False)
     exclude = tmp_path / "contaminated.npy"

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from classifier.ml.calibration import average_over_groups, evaluate_model
-from classifier.models import JobStatus
 from classifier.services.runs import classifier_run_create, classifier_run_execute, labelled_images
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset
 from tests.classifier.conftest import TINY
 from tests.factories import make_dataset, make_image

@@ -3,7 +3,8 @@ from __future__ import annotations
 import pytest
 from django.contrib.auth.models import User
 
-from classifier.models import ClassifierRun, EmbeddingSet, JobStatus
+from classifier.models import ClassifierRun, EmbeddingSet
+from domainsieve.jobs import JobStatus
 from tests.classifier.conftest import TINY
 from tests.conftest import wait_for
 from tests.factories import make_dataset, make_images

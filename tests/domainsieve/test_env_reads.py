@@ -18,7 +18,7 @@ ALLOWED = {
     ("domainsieve/wsgi.py", 'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "domainsieve.settings")'): _BOOTSTRAP,
     ("domainsieve/asgi.py", 'os.environ.setdefault("DJANGO_SETTINGS_MODULE", "domainsieve.settings")'): _BOOTSTRAP,
     ("training/backends/local.py", "dict(os.environ)"): _CHILD_ENV + " (the torchrun supervisor)",
-    ("domainsieve/management/commands/demo.py", "dict(os.environ)"): _CHILD_ENV + " (the demo's worker and web)",
+    ("labeling/management/commands/demo.py", "dict(os.environ)"): _CHILD_ENV + " (the demo's worker and web)",
 }
 
 

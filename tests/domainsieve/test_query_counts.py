@@ -30,6 +30,7 @@ from classifier.models import (
     SubsetJob,
 )
 from classifier.models.neighbours import ContaminationMatch, ContaminationReport, DedupRun, VectorIndex
+from domainsieve.jobs import JobStatus
 from labeling.models import (
     Annotation,
     Campaign,
@@ -260,7 +261,7 @@ def add_matches(ctx: Ctx, n: int) -> list[Any]:
 
 
 def add_training_runs(ctx: Ctx, n: int) -> list[Any]:
-    runs = [_training_run(ctx, status=TrainingRun.Status.QUEUED) for _ in range(n)]  # waiting: a queue position each
+    runs = [_training_run(ctx, status=JobStatus.QUEUED) for _ in range(n)]  # waiting: a queue position each
     return runs + [_training_run(ctx) for _ in range(n)]
 
 
@@ -271,13 +272,13 @@ def add_hosts(ctx: Ctx, n: int) -> list[Any]:
         host = TrainHost.objects.create(name=name, queue=f"train.{name}", gpu_count=2)
         TrainGpu.objects.create(host=host, index=0, run=_training_run(ctx), allocated_at=timezone.now())
         TrainGpu.objects.create(host=host, index=1)
-        _training_run(ctx, status=TrainingRun.Status.QUEUED)  # one more run waiting in the queue
+        _training_run(ctx, status=JobStatus.QUEUED)  # one more run waiting in the queue
         hosts.append(host)
     return hosts
 
 
 def add_queued_runs(ctx: Ctx, n: int) -> list[Any]:
-    return [_training_run(ctx, status=TrainingRun.Status.QUEUED) for _ in range(n)]
+    return [_training_run(ctx, status=JobStatus.QUEUED) for _ in range(n)]
 
 
 def add_eval_results(ctx: Ctx, n: int) -> list[Any]:

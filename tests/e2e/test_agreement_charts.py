@@ -7,7 +7,8 @@ from typing import Any
 
 import pytest
 
-from classifier.models import ClassifierRun, JobStatus
+from classifier.models import ClassifierRun
+from domainsieve.jobs import JobStatus
 from labeling.models import AnnotatorPause, Campaign
 from labeling.services.quality import gold_set
 from tests.browser import login

@@ -12,6 +12,7 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
+from domainsieve.jobs import JobStatus
 from labeling.ingest import decode
 from labeling.models import Image, ImportJob
 from tests.factories import jpeg_bytes
@@ -44,7 +45,7 @@ def test_it_rejects_each_bad_file_with_its_reason_and_imports_the_rest(media_roo
     (src / "bomb.png").write_bytes(png_header_bomb())
     (src / "escape.jpg").symlink_to("/etc/hostname")
     job = run_import(src)
-    assert job.status == ImportJob.Status.SUCCEEDED
+    assert job.status == JobStatus.SUCCEEDED
     assert (job.imported, job.rejected) == (3, 7)
     reasons = {Path(source).name: reason for source, reason in rejects(job).items()}
     assert "truncated" in reasons["truncated.jpg"]

@@ -10,8 +10,9 @@ import pyarrow.parquet as pq
 import pytest
 from django.conf import settings
 
+from domainsieve.jobs import JobStatus
 from labeling.ingest import decode
-from labeling.models import Image, ImportJob
+from labeling.models import Image
 from tests.factories import jpeg_bytes
 from tests.labeling.test_import_support import rejects, run_import, write_images, write_shard
 
@@ -27,7 +28,7 @@ def test_it_imports_a_folder_recursively_with_thumbnails(media_root: Path, tmp_p
     write_images(tmp_path / "src" / "deeper" / "still", range(3, 5), size=(400, 300))
     (tmp_path / "src" / "img0001.jpg").rename(tmp_path / "src" / "photo.jpg")  # top-level image: plain folder
     job = run_import(tmp_path / "src")
-    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert job.status == JobStatus.SUCCEEDED, job.error
     assert (job.imported, job.duplicates, job.rejected) == (5, 0, 0)
     assert job.options["detected_format"] == "folder"
     images = list(Image.objects.all())
@@ -75,7 +76,7 @@ def test_it_imports_webdataset_shards_with_their_metadata(media_root: Path, tmp_
     write_shard(shards / "00001.tar", [{"key": "000010000", "seed": 3}])
     write_shard(shards / "00002.tar", [{"key": "000020000", "seed": 4}])  # outside the pattern below
     job = run_import(f"{shards}/{{00000..00001}}.tar")
-    assert job.status == ImportJob.Status.SUCCEEDED, job.error
+    assert job.status == JobStatus.SUCCEEDED, job.error
     assert job.imported == 3 and job.options["detected_format"] == "webdataset"
     first = Image.objects.get(key="000000000")
     assert (first.uid, first.caption, first.meta["url"]) == ("u" * 32, "a dog on grass", "https://example.org/000000000.jpg")
@@ -158,7 +159,7 @@ def test_it_adds_nothing_and_decodes_nothing_on_reimport(media_root: Path, tmp_p
 
     monkeypatch.setattr(decode, "_store", no_decoding)
     again = run_import(tmp_path / "src")
-    assert again.status == ImportJob.Status.SUCCEEDED
+    assert again.status == JobStatus.SUCCEEDED
     assert (again.imported, again.duplicates, again.rejected) == (0, 4, 0)
     assert Image.objects.count() == 4
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from domainsieve.jobs import JobStatus
 from training.models import TrainingRun
 from training.services.placement import training_queue_place
 from training.services.runs import training_run_cancel, training_run_launch, training_run_poll
@@ -132,7 +133,7 @@ def test_it_resumes_past_a_checkpoint_torn_by_the_cancel(media_root: Path, shard
     whole = (folder / "epoch_1.pt").read_bytes()
     (folder / "epoch_2.pt").write_bytes(whole[: len(whole) // 2])  # torn mid-save
     assert [c["epoch"] for c in list_checkpoints(folder)] == [1]
-    TrainingRun.objects.filter(pk=run.pk).update(status=TrainingRun.Status.CANCELLED)
+    TrainingRun.objects.filter(pk=run.pk).update(status=JobStatus.CANCELLED)
     with django_capture_on_commit_callbacks(execute=False):
         training_run_resume(run=run)
     assert sorted(p.name for p in folder.iterdir()) == ["epoch_1.pt", "epoch_2.pt.torn"]

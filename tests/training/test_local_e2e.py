@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from domainsieve.jobs import FINISHED, JobStatus
 from labeling.models import Dataset
 from tests.conftest import WorkerProcess, wait_for
 from tests.factories import make_dataset, make_image
@@ -45,9 +46,9 @@ def test_it_trains_a_tiny_model_through_the_local_backend(
     run = TrainingRun.objects.get(pk=run_id)
     while time.monotonic() < deadline:
         run.refresh_from_db()
-        if run.status in TrainingRun.FINISHED:
+        if run.status in FINISHED:
             break
-        if run.status == TrainingRun.Status.RUNNING:
+        if run.status == JobStatus.RUNNING:
             poll_training_runs.delay()  # what celery beat does every few seconds
         time.sleep(2)
     log_tail = client.get(f"/api/v1/training-runs/{run_id}/log/").json()["log"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from domainsieve.jobs import JobStatus
 from training.backends.logparse import checkpoint_complete
 from training.models import TrainingRun
 from training.services.placement import training_queue_place
@@ -44,11 +45,11 @@ def test_it_cancels_and_resumes_from_the_latest_checkpoint(
     training_run_launch(run_id=run.id)
     first = Path(run.logs_dir) / run.name / "checkpoints" / "epoch_1.pt"
     run = _poll_until(run, lambda r: (first.exists() and checkpoint_complete(first))
-                      or r.status != TrainingRun.Status.RUNNING)
+                      or r.status != JobStatus.RUNNING)
     assert checkpoint_complete(first), run.error
     training_run_cancel(run=run)
-    run = _poll_until(run, lambda r: r.status != TrainingRun.Status.RUNNING)
-    assert run.status == TrainingRun.Status.CANCELLED, (run.status, run.error)
+    run = _poll_until(run, lambda r: r.status != JobStatus.RUNNING)
+    assert run.status == JobStatus.CANCELLED, (run.status, run.error)
     done_before = {c["epoch"] for c in run.checkpoints}
     assert 1 in done_before and 4 not in done_before
 
@@ -57,8 +58,8 @@ def test_it_cancels_and_resumes_from_the_latest_checkpoint(
     assert "--resume" in run.command and "latest" in run.command
     assert training_queue_place() == [run.id]
     training_run_launch(run_id=run.id)
-    run = _poll_until(run, lambda r: r.status != TrainingRun.Status.RUNNING)
-    assert run.status == TrainingRun.Status.SUCCEEDED, (run.status, run.error)
+    run = _poll_until(run, lambda r: r.status != JobStatus.RUNNING)
+    assert run.status == JobStatus.SUCCEEDED, (run.status, run.error)
     assert [c["epoch"] for c in run.checkpoints] == [1, 2, 3, 4]
     # open_clip_train says where it picked up; the first epoch was not trained again
     log = (Path(run.logs_dir) / run.name / "out.log").read_text(errors="replace")

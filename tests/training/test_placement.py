@@ -13,6 +13,7 @@ from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
+from domainsieve.jobs import ACTIVE, JobStatus
 from training.hostinfo import declared_gpus
 from training.models import TrainGpu, TrainHost, TrainingRun
 from training.selectors.runs import training_queue_positions
@@ -35,7 +36,7 @@ def _waiting(name: str, gpus: int, *, device: str = "cuda") -> TrainingRun:
 
 def _finish(run: TrainingRun) -> None:
     run.refresh_from_db()
-    run.status = TrainingRun.Status.SUCCEEDED
+    run.status = JobStatus.SUCCEEDED
     run.save(update_fields=["status"])
     training_run_release_gpus(run=run)
 
@@ -49,7 +50,7 @@ def assert_no_device_shared() -> None:
     """Every held device's row names the run that lists it, and no (host, index) is listed twice
     among runs that hold devices."""
     seen: dict[tuple[str, int], int] = {}
-    for run in TrainingRun.objects.filter(status__in=TrainingRun.ACTIVE).exclude(host=""):
+    for run in TrainingRun.objects.filter(status__in=ACTIVE).exclude(host=""):
         for index in run.devices:
             key = (run.host, index)
             assert key not in seen, f"device {key} given to runs {seen[key]} and {run.id}"
@@ -142,16 +143,16 @@ def test_it_marks_a_silent_host_lost_and_offers_its_gpus_again_when_it_returns()
     _host("b", 2)
     on_a, on_b = _waiting("on-a", 2), _waiting("on-b", 2)
     training_queue_place()
-    TrainingRun.objects.filter(pk=on_a.pk).update(status=TrainingRun.Status.RUNNING, pid=4242)
-    TrainingRun.objects.filter(pk=on_b.pk).update(status=TrainingRun.Status.RUNNING)
+    TrainingRun.objects.filter(pk=on_a.pk).update(status=JobStatus.RUNNING, pid=4242)
+    TrainingRun.objects.filter(pk=on_b.pk).update(status=JobStatus.RUNNING)
     placed_host = _placed(on_a)[0]
     waiting = _waiting("waiting", 2)
     TrainHost.objects.filter(name=placed_host).update(last_heartbeat=timezone.now() - timedelta(hours=1))
     assert training_queue_place() == []  # a silent host gets nothing, even before it is marked
     assert train_hosts_mark_lost() == [placed_host]
     on_a.refresh_from_db()
-    assert on_a.status == TrainingRun.Status.LOST and "resume to continue from the last checkpoint" in on_a.error
-    assert TrainingRun.objects.get(pk=on_b.pk).status == TrainingRun.Status.RUNNING
+    assert on_a.status == JobStatus.LOST and "resume to continue from the last checkpoint" in on_a.error
+    assert TrainingRun.objects.get(pk=on_b.pk).status == JobStatus.RUNNING
     assert not TrainGpu.objects.filter(host__name=placed_host, run__isnull=False).exists()
     assert training_queue_place() == []  # its free GPUs stay out of the pool while it is lost
     _host(placed_host, 2)  # the worker registers again
@@ -183,7 +184,7 @@ def test_it_puts_a_placed_but_unlaunched_run_back_at_its_place_when_its_host_is_
     TrainHost.objects.filter(name="solo").update(last_heartbeat=timezone.now() - timedelta(hours=1))
     train_hosts_mark_lost()
     early.refresh_from_db()
-    assert (early.status, early.host, early.devices) == (TrainingRun.Status.QUEUED, "", [])
+    assert (early.status, early.host, early.devices) == (JobStatus.QUEUED, "", [])
     assert training_queue_positions() == {early.id: 1, late.id: 2}
 
 
@@ -252,7 +253,7 @@ def test_it_never_gives_a_device_to_two_runs_placed_at_the_same_moment(monkeypat
             start.wait()
             for _ in range(25):
                 training_queue_place()
-                holders = list(TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED).exclude(host=""))
+                holders = list(TrainingRun.objects.filter(status=JobStatus.QUEUED).exclude(host=""))
                 if holders and local.random() < 0.5:
                     _finish(local.choice(holders))
         except BaseException as exc:  # noqa: BLE001
@@ -273,12 +274,12 @@ def test_it_never_gives_a_device_to_two_runs_placed_at_the_same_moment(monkeypat
     for _ in range(200):
         order += training_queue_place()
         assert_no_device_shared()
-        holders = list(TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED).exclude(host="").order_by("id"))
+        holders = list(TrainingRun.objects.filter(status=JobStatus.QUEUED).exclude(host="").order_by("id"))
         if not holders and not training_queue_positions():
             break
         for run in holders:
             _finish(run)
-    assert not TrainingRun.objects.filter(status=TrainingRun.Status.QUEUED).exists()
+    assert not TrainingRun.objects.filter(status=JobStatus.QUEUED).exists()
     assert TrainingRun.objects.count() == len(sizes)
     queued = {r.id: (r.queued_at, r.id) for r in TrainingRun.objects.all()}
     assert [queued[i] for i in order] == sorted(queued[i] for i in order)  # first in, first out

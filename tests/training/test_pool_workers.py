@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from domainsieve.jobs import JobStatus
 from tests.conftest import WorkerProcess, wait_for
 from tests.training.test_placement import assert_no_device_shared
 from training.backends.local import _pid_alive
@@ -57,7 +58,7 @@ def _running_devices_disjoint() -> None:
     """What the launched processes themselves saw: no device of a host in two live runs."""
     assert_no_device_shared()
     taken: dict[tuple[str, str], str] = {}
-    for run in TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING):
+    for run in TrainingRun.objects.filter(status=JobStatus.RUNNING):
         seen = Path(run.logs_dir) / run.name / "standin.json"
         if not seen.exists():
             continue

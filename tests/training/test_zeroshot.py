@@ -133,6 +133,6 @@ def test_it_takes_the_clean_set_from_test_set_cleaning(media_root: Path) -> None
         image.pk, image.dataset = None, result
         image.save()
     CleanTestset.objects.create(source=dataset, result=result, result_name=result.name, extractor="x",
-                                natural_head_path="n", rendition_head_path="r", status="done")
+                                natural_head_path="n", rendition_head_path="r", status="succeeded")
     names, samples, mask = zs.test_set_samples(dataset=dataset, clean=True)
     assert len(samples) == 2 and mask == [False, True, False]

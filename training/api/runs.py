@@ -17,6 +17,7 @@ from rest_framework.views import APIView
 from domainsieve.api_errors import INT32_MAX
 from domainsieve.auth import IsResearcher
 from domainsieve.ids import parse_id
+from domainsieve.jobs import JobStatus
 from training.models import EvalResult, TrainGpu, TrainHost, TrainingRun
 from training.selectors.runs import (
     eval_result_list,
@@ -46,7 +47,7 @@ class TrainingRunOut(serializers.ModelSerializer):
     def get_queue_position(self, run: TrainingRun) -> int | None:
         positions = self.context.get("queue_positions")
         if positions is None:
-            positions = training_queue_positions() if run.status == TrainingRun.Status.QUEUED else {}
+            positions = training_queue_positions() if run.status == JobStatus.QUEUED else {}
         return positions.get(run.id)
 
     class Meta:

@@ -6,8 +6,10 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from domainsieve.jobs import JobFields, JobStatus
 
-class TrainingRun(models.Model):
+
+class TrainingRun(JobFields):
     """One OpenCLIP training run. The process (torchrun or a Slurm job) lives outside Celery;
     this row records what was launched and what the periodic poll last saw."""
 
@@ -15,18 +17,8 @@ class TrainingRun(models.Model):
         LOCAL = "local"
         SLURM = "slurm"
 
-    class Status(models.TextChoices):
-        QUEUED = "queued"
-        LAUNCHING = "launching"
-        RUNNING = "running"
-        SUCCEEDED = "succeeded"
-        FAILED = "failed"
-        CANCELLED = "cancelled"
-        LOST = "lost"  # its GPU host stopped heartbeating; resume from the last checkpoint
-
-    ACTIVE = (Status.QUEUED, Status.LAUNCHING, Status.RUNNING)
-    FINISHED = (Status.SUCCEEDED, Status.FAILED, Status.CANCELLED, Status.LOST)
-    RESUMABLE = (Status.FAILED, Status.CANCELLED, Status.LOST)
+    # queued -> launching -> running -> succeeded | failed | cancelled | lost (domainsieve.jobs)
+    RESUMABLE = (JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.LOST)
 
     name = models.CharField(max_length=120, unique=True)
     mixture = models.JSONField(default=dict, help_text="the request: preset or sources, total")
@@ -47,9 +39,7 @@ class TrainingRun(models.Model):
     logs_dir = models.CharField(max_length=500)
     command = models.JSONField(default=list, help_text="argv as launched")
     script = models.TextField(blank=True, default="", help_text="the sbatch script (slurm)")
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
     state_detail = models.CharField(max_length=120, blank=True, default="", help_text="raw backend state")
-    error = models.TextField(blank=True, default="")
     pid = models.IntegerField(null=True, blank=True)
     job_id = models.CharField(max_length=64, blank=True, default="")
     host = models.CharField(max_length=200, blank=True, default="")
@@ -69,9 +59,6 @@ class TrainingRun(models.Model):
     evaluations_pending = models.PositiveIntegerField(
         default=0, help_text="zero-shot evaluation requests queued and not finished (the page polls while > 0)")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
-    created_at = models.DateTimeField(auto_now_add=True)
-    started_at = models.DateTimeField(null=True, blank=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -79,10 +66,6 @@ class TrainingRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} ({self.status})"
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in self.ACTIVE
 
     @property
     def command_line(self) -> str:

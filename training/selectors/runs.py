@@ -10,6 +10,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from domainsieve.auth import RESEARCHER, has_role
+from domainsieve.jobs import JobStatus
 from training.models import EvalResult, TrainGpu, TrainHost, TrainingRun
 
 
@@ -39,7 +40,7 @@ def eval_result_list(*, run_ids: list[int] | None = None, test_set: str | None =
 
 def training_queue_list() -> list[TrainingRun]:
     """Local runs waiting for GPUs, in the order placement serves them (priority, then first in)."""
-    return list(TrainingRun.objects.filter(backend=TrainingRun.Backend.LOCAL, status=TrainingRun.Status.QUEUED,
+    return list(TrainingRun.objects.filter(backend=TrainingRun.Backend.LOCAL, status=JobStatus.QUEUED,
                                            host="", cancel_requested=False)
                 .select_related("created_by").order_by("-priority", "queued_at", "id"))
 

@@ -33,6 +33,7 @@ from django.db import DatabaseError, transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from domainsieve.jobs import ACTIVE, JobStatus
 from training.hostinfo import GpuInfo
 from training.models import TrainGpu, TrainHost, TrainingRun
 
@@ -127,14 +128,14 @@ def train_hosts_mark_lost(*, now: datetime | None = None) -> list[str]:
             host.lost_at = now
             host.save(update_fields=["status", "lost_at"])
             runs = TrainingRun.objects.select_for_update().filter(
-                backend=TrainingRun.Backend.LOCAL, host=host.name, status__in=TrainingRun.ACTIVE).order_by("id")
+                backend=TrainingRun.Backend.LOCAL, host=host.name, status__in=ACTIVE).order_by("id")
             for run in runs:
-                if run.status == TrainingRun.Status.QUEUED:
+                if run.status == JobStatus.QUEUED:
                     run.host, run.devices = "", []
                     run.state_detail = f"back in the queue: host {host.name} was lost before launching"
                     run.save(update_fields=["host", "devices", "state_detail", "updated_at"])
                     continue
-                run.status = TrainingRun.Status.LOST
+                run.status = JobStatus.LOST
                 run.finished_at = now
                 run.state_detail = f"host {host.name} lost"
                 run.error = (f"host {host.name} stopped heartbeating (last at {host.last_heartbeat:%Y-%m-%d %H:%M:%S} "
@@ -173,7 +174,7 @@ def training_queue_place() -> list[int]:
         if not hosts:
             return []
         waiting = list(TrainingRun.objects.select_for_update().filter(
-            backend=TrainingRun.Backend.LOCAL, status=TrainingRun.Status.QUEUED, host="", cancel_requested=False,
+            backend=TrainingRun.Backend.LOCAL, status=JobStatus.QUEUED, host="", cancel_requested=False,
         ).order_by("-priority", "queued_at", "id"))
         if not waiting:
             return []
@@ -231,7 +232,7 @@ def training_run_set_priority(*, run: TrainingRun, priority: int) -> TrainingRun
     if not -MAX_PRIORITY <= priority <= MAX_PRIORITY:
         raise PlacementError(f"priority must be between {-MAX_PRIORITY} and {MAX_PRIORITY}")
     run = TrainingRun.objects.select_for_update().get(pk=run.pk)
-    if run.backend != TrainingRun.Backend.LOCAL or run.status != TrainingRun.Status.QUEUED or run.host:
+    if run.backend != TrainingRun.Backend.LOCAL or run.status != JobStatus.QUEUED or run.host:
         raise PlacementError(f"only a local run waiting for GPUs can be reordered; {run.name} is "
                              f"{'placed on ' + run.host if run.host else run.status}")
     run.priority = priority
@@ -251,7 +252,7 @@ def training_orphans_stop(*, host: str, supervisors: Iterable[tuple[int, int, st
         run = TrainingRun.objects.filter(pk=run_id).only("id", "name", "logs_dir", "status", "host", "pid").first()
         if run is None or str(Path(run.logs_dir) / run.name) != run_dir:
             continue
-        if run.status in (TrainingRun.Status.RUNNING, TrainingRun.Status.LAUNCHING) and run.host == host \
+        if run.status in (JobStatus.RUNNING, JobStatus.LAUNCHING) and run.host == host \
                 and run.pid == pid:
             continue
         try:

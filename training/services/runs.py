@@ -16,6 +16,7 @@ from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
+from domainsieve.jobs import FINISHED, JobStatus
 from training.backends import BackendError, get_backend
 from training.backends import local as local_backend
 from training.backends import slurm as slurm_backend
@@ -198,17 +199,15 @@ def training_run_launch(*, run_id: int) -> TrainingRun:
     """Start a queued run on its backend and return at once (the train-queue task calls this)."""
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run_id)
-        if run.status != TrainingRun.Status.QUEUED:
+        if run.status != JobStatus.QUEUED:
             return run  # a redelivered task: already launched or finished
         if run.backend == TrainingRun.Backend.LOCAL and run.host != train_host_name():
             return run  # not placed on this host (yet, or any more): its own host's queue gets the launch
         if run.cancel_requested:
-            run.status = TrainingRun.Status.CANCELLED
-            run.finished_at = timezone.now()
-            run.save(update_fields=["status", "finished_at", "updated_at"])
+            run.mark_finished(JobStatus.CANCELLED)
             training_run_release_gpus(run=run)
             return run
-        run.status = TrainingRun.Status.LAUNCHING
+        run.status = JobStatus.LAUNCHING
         run.attempts += 1
         run.save(update_fields=["status", "attempts", "updated_at"])
     backend = get_backend(run.backend)
@@ -217,17 +216,14 @@ def training_run_launch(*, run_id: int) -> TrainingRun:
         launched = backend.launch(run)
     except (BackendError, DispatchRefused) as exc:
         with transaction.atomic():
-            run.status = TrainingRun.Status.FAILED
-            run.error = str(exc)
-            run.finished_at = timezone.now()
-            run.save(update_fields=["status", "error", "finished_at", "updated_at"])
+            run.mark_finished(JobStatus.FAILED, error=str(exc))
             training_run_release_gpus(run=run)
         return run
     run.pid = launched.pid
     run.job_id = launched.job_id
     run.host = launched.host
     run.log_path = launched.log_path
-    run.status = TrainingRun.Status.RUNNING
+    run.status = JobStatus.RUNNING
     run.state_detail = "submitted" if run.backend == "slurm" else "started"
     run.started_at = run.started_at or timezone.now()
     run.save(update_fields=["pid", "job_id", "host", "log_path", "status", "state_detail", "started_at",
@@ -254,7 +250,7 @@ def _record_progress(run: TrainingRun) -> str:
 
 def training_run_poll(*, run: TrainingRun) -> TrainingRun:
     """Read progress and the backend's state once; record the end when there is one."""
-    if run.status != TrainingRun.Status.RUNNING:
+    if run.status != JobStatus.RUNNING:
         return run
     backend = get_backend(run.backend)
     try:
@@ -283,7 +279,7 @@ def training_run_poll(*, run: TrainingRun) -> TrainingRun:
     with transaction.atomic():
         # Record the end once: the host's heartbeat and the beat task may poll the same run.
         if TrainingRun.objects.select_for_update().filter(pk=run.pk).values_list("status", flat=True).first() \
-                != TrainingRun.Status.RUNNING:
+                != JobStatus.RUNNING:
             return TrainingRun.objects.get(pk=run.pk)
         if state == "succeeded":
             _enqueue_evaluation(run)
@@ -318,18 +314,17 @@ def training_runs_poll(*, local_only: bool = False) -> int:
     host = train_host_name()
     # A launch whose worker died between "launching" and "running" would wait forever.
     stale = timezone.now() - timedelta(minutes=LAUNCH_TIMEOUT_MINUTES)
-    for stuck in TrainingRun.objects.filter(status=TrainingRun.Status.LAUNCHING, updated_at__lt=stale).values_list(
+    for stuck in TrainingRun.objects.filter(status=JobStatus.LAUNCHING, updated_at__lt=stale).values_list(
             "pk", flat=True):
         with transaction.atomic():
             run = TrainingRun.objects.select_for_update().get(pk=stuck)
-            if run.status != TrainingRun.Status.LAUNCHING:
+            if run.status != JobStatus.LAUNCHING:
                 continue
-            run.status, run.finished_at = TrainingRun.Status.FAILED, timezone.now()
-            run.error = f"the launch did not finish within {LAUNCH_TIMEOUT_MINUTES} minutes (worker lost?); resume to retry"
-            run.save(update_fields=["status", "finished_at", "error", "updated_at"])
+            run.mark_finished(JobStatus.FAILED, error=f"the launch did not finish within {LAUNCH_TIMEOUT_MINUTES} "
+                                                      "minutes (worker lost?); resume to retry")
             training_run_release_gpus(run=run)
     polled = 0
-    runs = TrainingRun.objects.filter(status=TrainingRun.Status.RUNNING)
+    runs = TrainingRun.objects.filter(status=JobStatus.RUNNING)
     if local_only:
         runs = runs.filter(backend=TrainingRun.Backend.LOCAL, host=host)
     for run in runs:
@@ -345,16 +340,16 @@ def training_run_cancel(*, run: TrainingRun) -> TrainingRun:
     the end. A run not yet launched is cancelled at once."""
     with transaction.atomic():
         run = TrainingRun.objects.select_for_update().get(pk=run.pk)
-        if run.status in TrainingRun.FINISHED:
+        if run.status in FINISHED:
             raise TrainingInputError(f"run {run.name} already {run.status}")
         run.cancel_requested = True
-        if run.status == TrainingRun.Status.QUEUED:
-            run.status = TrainingRun.Status.CANCELLED
+        if run.status == JobStatus.QUEUED:
+            run.status = JobStatus.CANCELLED
             run.finished_at = timezone.now()
         run.save(update_fields=["cancel_requested", "status", "finished_at", "updated_at"])
-        if run.status == TrainingRun.Status.CANCELLED:
+        if run.status == JobStatus.CANCELLED:
             training_run_release_gpus(run=run)  # placed but not launched: its devices go to the next run
-    if run.status in (TrainingRun.Status.RUNNING, TrainingRun.Status.LAUNCHING):
+    if run.status in (JobStatus.RUNNING, JobStatus.LAUNCHING):
         if run.backend == TrainingRun.Backend.LOCAL and run.host != train_host_name():
             # Only the launching host can signal its process: its next poll does (see
             # training_run_poll); ask that host for one now, on its own queue.
@@ -391,7 +386,7 @@ def training_run_resume(*, run: TrainingRun) -> TrainingRun:
         raise TrainingInputError(str(exc)) from exc
     _set_aside_torn_checkpoints(run)
     _render_command(run, resume=True)
-    run.status = TrainingRun.Status.QUEUED
+    run.status = JobStatus.QUEUED
     run.cancel_requested = False
     run.error = ""
     run.exit_code = None

@@ -14,6 +14,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import F
 
+from domainsieve.jobs import JobStatus
 from labeling.classnames import ClassSpace, looks_like_ids
 from labeling.models import Dataset
 from training.guards import DispatchRefused, checkpoint_path_check, looks_like_path, model_name_ok
@@ -39,7 +40,7 @@ def clean_image_ids(*, dataset: Dataset) -> set[int]:
     except LookupError:
         clean_model = None
     if clean_model is not None:
-        job = (clean_model.objects.filter(source=dataset, status="done", result__isnull=False)
+        job = (clean_model.objects.filter(source=dataset, status=JobStatus.SUCCEEDED, result__isnull=False)
                .order_by("-id").first())
         if job is not None:
             kept = job.result.images.values_list("sha256", flat=True)

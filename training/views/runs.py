@@ -16,6 +16,7 @@ from classifier.services.reshard import resharded_shard_sets
 from domainsieve.api_errors import INT32_MAX, INT64_MAX
 from domainsieve.auth import RESEARCHER, role_required
 from domainsieve.ids import parse_id
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset
 from training.defaults import run_form_initial
 from training.mixtures import preset_names
@@ -121,7 +122,7 @@ def run_list_page(request: HttpRequest) -> HttpResponse:
 @role_required(RESEARCHER)
 def run_detail_page(request: HttpRequest, run_id: int) -> HttpResponse:
     run = training_run_get(user=request.user, run_id=run_id)
-    queue = training_queue_list() if run.status == TrainingRun.Status.QUEUED else []
+    queue = training_queue_list() if run.status == JobStatus.QUEUED else []
     position = next((i for i, waiting in enumerate(queue, start=1) if waiting.id == run.id), None)
     return render(request, "training/run_detail.html", {
         "run": run, "log": run_log_tail(run=run), "queue_position": position, "queue_length": len(queue),

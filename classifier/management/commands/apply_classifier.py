@@ -20,6 +20,7 @@ from classifier.services.apply import (
     apply_shard_run,
     head_spec_from_runs,
 )
+from domainsieve.jobs import JobStatus
 
 
 class Command(BaseCommand):
@@ -60,7 +61,7 @@ class Command(BaseCommand):
         if options["resume"]:
             job = self._job(options["resume"])
             revived = apply_job_resume(job=job, enqueue=options["queue"])
-            self.stdout.write(f"apply job {job.id}: {revived} shard(s) put back to pending")
+            self.stdout.write(f"apply job {job.id}: {revived} shard(s) put back in the queue")
         else:
             job = self._create(options)
             if options["create_only"]:
@@ -116,7 +117,7 @@ class Command(BaseCommand):
             raise CommandError(str(exc)) from None
 
     def _run_here(self, job: ApplyJob, options: dict[str, Any]) -> None:
-        shards = list(job.shards.exclude(status="done").values_list("id", flat=True))
+        shards = list(job.shards.exclude(status=JobStatus.SUCCEEDED).values_list("id", flat=True))
         bar = tqdm(shards, desc=f"apply job {job.id}", unit="shard", file=sys.stderr,
                    disable=options["verbosity"] == 0)
         for shard_id in bar:
@@ -127,10 +128,10 @@ class Command(BaseCommand):
         while True:
             job.refresh_from_db()
             progress = apply_job_progress(job=job)
-            finished = progress["shards"]["done"] + progress["shards"]["failed"]
+            finished = progress["shards"][JobStatus.SUCCEEDED] + progress["shards"][JobStatus.FAILED]
             bar.update(finished - bar.n)
             bar.set_postfix(samples_s=progress["samples_per_s"], eta_s=progress["eta_s"])
-            if job.is_terminal:
+            if job.is_finished:
                 break
             time.sleep(2)
         bar.close()
@@ -139,9 +140,9 @@ class Command(BaseCommand):
         if job.summary:
             self.stdout.write(table7_markdown(job.summary))
         progress = apply_job_progress(job=job)
-        line = (f"apply job {job.id}: {job.status}, {progress['shards']['done']}/{job.shards_total} shards, "
+        line = (f"apply job {job.id}: {job.status}, {progress['shards']['succeeded']}/{job.shards_total} shards, "
                 f"{progress['rows']} rows, {progress['skipped']} skipped images, {progress['shards']['failed']} "
                 f"failed shards -> {job.out_dir}")
-        if job.status == ApplyJob.Status.FAILED:
+        if job.status == JobStatus.FAILED:
             raise CommandError(f"{line}\n{job.error}")
         self.stdout.write(line)

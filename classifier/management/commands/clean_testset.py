@@ -11,6 +11,7 @@ from tqdm import tqdm
 from classifier.apply.clean import CLEAN_RULES, OWN_CLASSIFIER, table12_csv
 from classifier.models import ClassifierRun, CleanTestset
 from classifier.services.apply import ApplyError, clean_testset_create, clean_testset_run, head_spec_from_runs
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset
 
 
@@ -41,7 +42,7 @@ class Command(BaseCommand):
         if not options["table_only"]:
             self._clean(options)
         if options["export"]:
-            rows = [c.counts for c in CleanTestset.objects.filter(status="done").order_by("id")]
+            rows = [c.counts for c in CleanTestset.objects.filter(status=JobStatus.SUCCEEDED).order_by("id")]
             Path(options["export"]).write_text(table12_csv(rows))
             self.stdout.write(f"wrote {len(rows)} row(s) to {options['export']}")
 

@@ -11,7 +11,6 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from classifier.ml.neighbours import NeighbourInputError
-from classifier.models import JobStatus
 from classifier.models.neighbours import VectorIndex
 from classifier.services.neighbours import (
     dedup_run_create,
@@ -19,6 +18,7 @@ from classifier.services.neighbours import (
     vector_index_build,
     vector_index_for_datasets,
 )
+from domainsieve.jobs import JobStatus
 from labeling.models import Dataset
 
 

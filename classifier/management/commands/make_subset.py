@@ -16,6 +16,7 @@ from classifier.apply.uids import UidError, load_uid_list, save_uid_list
 from classifier.models import ApplyJob
 from classifier.services.subsets import POOL_SUBSETS as SUBSETS
 from classifier.services.subsets import subset_pool
+from domainsieve.jobs import JobStatus
 
 
 class Command(BaseCommand):
@@ -51,7 +52,7 @@ class Command(BaseCommand):
                 job = ApplyJob.objects.filter(pk=opts["job"]).first()
                 if job is None:
                     raise CommandError(f"no apply job {opts['job']}")
-                if job.status != ApplyJob.Status.DONE:
+                if job.status != JobStatus.SUCCEEDED:
                     raise CommandError(f"apply job {job.id} is {job.status}; draw from a finished job")
                 pool = subset_pool(apply_job=job, subset=opts["subset"])
                 pattern = pattern or job.pattern

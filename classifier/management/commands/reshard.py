@@ -12,6 +12,7 @@ from classifier.apply.reshard import reshard_subset
 from classifier.apply.shards import ShardPatternError, expand_shards
 from classifier.apply.uids import UidError, load_uid_list
 from classifier.models import ApplyJob
+from domainsieve.jobs import JobStatus
 from domainsieve.shards import NotAShardError, check_tar_shards
 
 
@@ -38,7 +39,7 @@ class Command(BaseCommand):
             job = ApplyJob.objects.filter(pk=options["job"]).first()
             if job is None:
                 raise CommandError(f"no apply job {options['job']}")
-            if job.status != ApplyJob.Status.DONE:
+            if job.status != JobStatus.SUCCEEDED:
                 raise CommandError(f"apply job {job.id} is {job.status}; reshard a finished job")
             ids_path = ids_path or str(Path(job.out_dir) / "subsets" / f"{options['subset']}.npy")
             pattern = pattern or job.pattern

@@ -1,6 +1,7 @@
 // Live progress for import jobs: poll /api/v1/imports/{id}/ for rows still queued or running.
+import { ACTIVE } from "./jobs.js";
+
 const POLL_MS = 1000;
-const ACTIVE = new Set(["queued", "running"]);
 
 function csrfToken() {
   const cookie = document.cookie.split("; ").find((c) => c.startsWith("csrftoken="));

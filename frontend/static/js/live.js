@@ -2,10 +2,12 @@
 // polls its JSON endpoint and fills the elements marked data-live="path.in.json"; once the job
 // has ended, reloads the page so its tables (metrics, summaries, actions) match the final state
 // (or, with data-live-reload="0", just stops).
-//   <section data-live-url="/api/v1/classifier-runs/5/" data-live-status="running"
-//            data-live-active="queued,running">
+// An active job is one whose status is in jobs.js's ACTIVE.
+//   <section data-live-url="/api/v1/classifier-runs/5/" data-live-status="running">
 //     <b data-live="status"></b> <span data-live="progress" data-format="percent"></span>
-//     <progress data-live="shards.done" data-live-max="shards_total"></progress>
+//     <progress data-live="progress.shards.succeeded" data-live-max="shards_total"></progress>
+import { ACTIVE } from "./jobs.js";
+
 const POLL_MS = 2000;
 
 function pick(data, path) {
@@ -37,14 +39,13 @@ function fill(root, data) {
 }
 
 function watch(root) {
-  const active = new Set((root.dataset.liveActive || "queued,running").split(","));
-  if (!active.has(root.dataset.liveStatus)) return;
+  if (!ACTIVE.has(root.dataset.liveStatus)) return;
   const tick = async () => {
     try {
       const data = await fetchJson(root.dataset.liveUrl);
       fill(root, data);
       root.dataset.liveStatus = data.status;
-      if (!active.has(data.status)) {
+      if (!ACTIVE.has(data.status)) {
         // Rows of a list page that holds a form (data-live-reload="0") only stop: a reload would
         // throw away what the user is typing.
         if (root.dataset.liveReload !== "0") window.location.reload();

@@ -25,6 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from domainsieve.auth import ADMIN, ANNOTATOR, RESEARCHER, ROLES
+from domainsieve.jobs import JobStatus
 
 DEMO_USERS = (
     ("admin", ADMIN),
@@ -128,7 +129,7 @@ class Command(BaseCommand):
             dataset = Dataset.objects.filter(name=name).first() or dataset_create(
                 name=name, kind=kind, expected_domain=expected, description="offline demo data")
             done = ImportJob.objects.filter(
-                dataset=dataset, source=str(source), status=ImportJob.Status.SUCCEEDED).first()
+                dataset=dataset, source=str(source), status=JobStatus.SUCCEEDED).first()
             if done is not None:
                 self.stdout.write(f"{name}: already imported ({done.summary()})")
                 continue

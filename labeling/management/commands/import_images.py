@@ -9,10 +9,11 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
+from domainsieve.jobs import JobStatus
 from labeling.classnames import CLASS_SET_CHOICES
 from labeling.domains import DOMAINS
 from labeling.ingest import FORMATS
-from labeling.models import Dataset, ImportJob
+from labeling.models import Dataset
 from labeling.services.datasets import dataset_create, import_create, import_run
 
 
@@ -72,7 +73,7 @@ class Command(BaseCommand):
             job = import_run(job=job, progress=progress)
         finally:
             bar.close()
-        if job.status != ImportJob.Status.SUCCEEDED:
+        if job.status != JobStatus.SUCCEEDED:
             raise CommandError(f"import failed: {job.error} (rejects: {job.rejects_path})")
         applied = (job.options or {}).get("class_names_applied")
         named = f"; class names: {applied}" if applied else ""

@@ -1,6 +1,8 @@
 // Live training run page: while the run is active, refresh its progress and log tail; while
 // zero-shot evaluations are queued, refresh the results table (top-1/top-5 in percent, as on
 // every page) as each test set finishes. Reloads when the run's status changes.
+import { ACTIVE } from "../jobs.js";
+
 const POLL_MS = 3000;
 const progress = document.getElementById("run-progress");
 const logBox = document.getElementById("run-log");
@@ -61,7 +63,7 @@ async function refresh() {
     evalPending.querySelector('[data-field="evaluations_pending"]').textContent = data.evaluations_pending;
     progress.dataset.evaluating = String(data.evaluations_pending);
   }
-  return ["queued", "launching", "running"].includes(data.status) || evaluating;
+  return ACTIVE.has(data.status) || evaluating;
 }
 
 const watching = progress && (progress.dataset.active === "1" || progress.dataset.evaluating !== "0");

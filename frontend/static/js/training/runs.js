@@ -1,6 +1,7 @@
 // Live status of the training runs table: while a run is queued, launching or running, polls the
 // API and updates its status, epoch, loss and checkpoints.
-const ACTIVE = new Set(["queued", "launching", "running"]);
+import { ACTIVE } from "../jobs.js";
+
 const POLL_MS = 5000;
 const rows = [...document.querySelectorAll("#runs tr[data-run]")];
 
