@@ -18,18 +18,20 @@ from rest_framework.views import APIView
 
 from classifier.apply.clean import CLEAN_RULES, OWN_CLASSIFIER, table12_csv
 from classifier.models import ApplyJob, ClassifierRun, CleanTestset, EmbeddingSet, ReshardJob
+from classifier.selectors.apply import (
+    apply_job_progress,
+    apply_jobs_for_user,
+    apply_jobs_with_progress,
+    cleans_for_user,
+    get_apply_job_for_user,
+    get_clean_for_user,
+)
 from classifier.services.apply import (
     ApplyError,
     apply_job_cancel,
     apply_job_create,
-    apply_job_progress,
     apply_job_resume,
-    apply_jobs_for_user,
-    apply_jobs_with_progress,
     clean_testset_create,
-    cleans_for_user,
-    get_apply_job_for_user,
-    get_clean_for_user,
     head_spec_from_runs,
 )
 from classifier.services.reshard import reshard_get, reshard_job_create

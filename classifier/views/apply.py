@@ -9,19 +9,21 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from classifier.apply.summary import TABLE_ORDER
 from classifier.models import ApplyJob, ClassifierRun
+from classifier.selectors.apply import (
+    apply_job_progress,
+    apply_jobs_for_user,
+    apply_jobs_with_progress,
+    cleans_for_user,
+    get_apply_job_for_user,
+    get_clean_for_user,
+)
 from classifier.selectors.runs import classifier_heads_for_user
 from classifier.services.apply import (
     ApplyError,
     apply_job_cancel,
     apply_job_create,
-    apply_job_progress,
     apply_job_resume,
-    apply_jobs_for_user,
-    apply_jobs_with_progress,
     clean_testset_create,
-    cleans_for_user,
-    get_apply_job_for_user,
-    get_clean_for_user,
     head_spec_from_runs,
 )
 from classifier.services.reshard import reshard_job_create

@@ -109,7 +109,7 @@ def test_it_keeps_apply_jobs_and_cleanings_from_everyone_but_researchers(researc
     from django.http import Http404
 
     from classifier.models import CleanTestset
-    from classifier.services.apply import (
+    from classifier.selectors.apply import (
         apply_jobs_for_user,
         cleans_for_user,
         get_apply_job_for_user,

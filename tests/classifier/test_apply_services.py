@@ -12,13 +12,15 @@ from django.utils import timezone
 from classifier.apply.scoring import Thresholds, assign_domains
 from classifier.apply.uids import array_to_uids, load_uid_list
 from classifier.models import ApplyJob, ApplyShard, ClassifierRun
+from classifier.selectors.apply import (
+    apply_job_progress,
+)
 from classifier.services.apply import (
     ApplyError,
     _claim,
     apply_job_cancel,
     apply_job_create,
     apply_job_finalize,
-    apply_job_progress,
     apply_job_resume,
     apply_shard_run,
     head_spec_from_runs,

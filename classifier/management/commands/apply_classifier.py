@@ -10,12 +10,14 @@ from tqdm import tqdm
 
 from classifier.apply.summary import table7_markdown
 from classifier.models import ApplyJob, ClassifierRun, EmbeddingSet
+from classifier.selectors.apply import (
+    apply_job_progress,
+)
 from classifier.services.apply import (
     ApplyError,
     HeadSpec,
     apply_job_cancel,
     apply_job_create,
-    apply_job_progress,
     apply_job_resume,
     apply_shard_run,
     head_spec_from_runs,
