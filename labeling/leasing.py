@@ -51,6 +51,8 @@ The rules (code and tests cite them by number):
     ``n`` to it, and own leases count toward ``n`` (rule 3).
 13. Finish. An ask that leases nothing while the caller holds no live lease marks the campaign
     finished once every regular item has its target_k labels and no lease in it is live.
+14. Imports. A label imported from another tool (Label Studio) holds no lease: it needs room by
+    rule 4 with every live lease counted as another's (``import_room``), gold items included.
 
 Cost: these rules are what the statements evaluate, not extra queries; this module runs none.
 """
@@ -100,6 +102,12 @@ class ItemView:
 def room(item: ItemView) -> int:
     """Rule 4: how many more labels the item may be promised to others than the caller."""
     return item.target_k - item.labels - item.others_live
+
+
+def import_room(*, target_k: int, labels: int, live_leases: int) -> int:
+    """Rule 14: how many imported labels an item may still take."""
+    return room(ItemView(is_gold=False, target_k=target_k, labels=labels, others_live=live_leases,
+                         labeled_by_caller=False, leased_by_caller=False))
 
 
 def eligible(item: ItemView) -> bool:

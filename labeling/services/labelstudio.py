@@ -10,7 +10,7 @@ never decides on its own whose labels they are. Each annotation goes to:
 - nowhere: it is skipped as "unmapped annotator".
 
 Imports obey the campaign's k like labels given in the app: a new label needs room on its item
-(``target_k - labels - live leases`` above zero, counted under the items' row locks). A mapped
+(``labeling.leasing`` rule 14, counted under the items' row locks). A mapped
 user's own label is never overwritten. Everything skipped is reported with its reason.
 """
 from __future__ import annotations
@@ -26,6 +26,7 @@ from django.db.models import Count, F
 from django.utils import timezone
 
 from domainsieve.ids import parse_id
+from labeling import leasing
 from labeling.exports import parse_labelstudio
 from labeling.models import Annotation, AnnotationHistory, Campaign, CampaignItem, ImportedAnnotator, Lease
 from labeling.services.quality import QualityError
@@ -184,7 +185,8 @@ def labels_import_labelstudio(*, campaign: Campaign, data: Any, imported_by: Any
     # A fresh statement after the locks: it sees every label and lease committed before them.
     live = dict(Lease.objects.filter(item_id__in=item_ids, expires_at__gt=now).order_by().values("item_id")
                 .annotate(n=Count("id")).values_list("item_id", "n"))
-    room = {item: target - labels - live.get(item, 0) for item, target, labels in locked}
+    room = {item: leasing.import_room(target_k=target, labels=labels, live_leases=live.get(item, 0))
+            for item, target, labels in locked}
     existing = {(a.item_id, a.annotator_id): a for a in Annotation.objects.filter(item_id__in=item_ids)}
     imported_users = set(ImportedAnnotator.objects.filter(user_id__in={u for _, u in wanted})
                          .values_list("user_id", flat=True))
