@@ -2,17 +2,15 @@
 and optionally resharded into its own webdataset tars (the paper's training sets)."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
-from classifier.apply.reshard import reshard_subset
 from classifier.apply.shards import ShardPatternError, expand_shards
 from classifier.apply.subsets import SubsetError, draw_subset, parse_count
 from classifier.apply.uids import UidError, load_uid_list, save_uid_list
+from classifier.management.resharding import reshard_with_progress
 from classifier.models import ApplyJob
 from classifier.services.subsets import POOL_SUBSETS as SUBSETS
 from classifier.services.subsets import subset_pool
@@ -80,15 +78,8 @@ class Command(BaseCommand):
                 sources = expand_shards(pattern)
             except ShardPatternError as exc:
                 raise CommandError(str(exc)) from None
-            bar = tqdm(total=len(sources), desc="reshard", unit="shard", file=sys.stderr,
-                       disable=opts["verbosity"] == 0)
-            try:
-                result = reshard_subset(uid_list=subset, source_shards=sources, out_dir=opts["reshard_into"],
-                                        shard_size=opts["shard_size"], progress=bar.update)
-            except (FileExistsError, ValueError) as exc:
-                raise CommandError(str(exc)) from None
-            finally:
-                bar.close()
+            result = reshard_with_progress(uid_list=subset, sources=sources, out_dir=opts["reshard_into"],
+                                           shard_size=opts["shard_size"], verbosity=opts["verbosity"])
             if result.samples != len(subset):
                 self.stderr.write(f"warning: {len(subset) - result.samples:,} uids of the subset were not found in "
                                   f"the shards")

@@ -1,16 +1,14 @@
 """manage.py reshard: webdataset shards of a subset (e.g. LAION-Natural) from its uid list."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
-from classifier.apply.reshard import reshard_subset
 from classifier.apply.shards import ShardPatternError, expand_shards
 from classifier.apply.uids import UidError, load_uid_list
+from classifier.management.resharding import reshard_with_progress
 from classifier.models import ApplyJob
 from domainsieve.jobs import JobStatus
 from domainsieve.shards import NotAShardError, check_tar_shards
@@ -53,14 +51,7 @@ class Command(BaseCommand):
             check_tar_shards([str(p) for p in sources])
         except (UidError, ShardPatternError, NotAShardError) as exc:
             raise CommandError(str(exc)) from None
-        bar = tqdm(total=len(sources), desc="reshard", unit="shard", file=sys.stderr,
-                   disable=options["verbosity"] == 0)
-        try:
-            result = reshard_subset(uid_list=ids, source_shards=sources, out_dir=options["out"],
-                                    shard_size=options["shard_size"], progress=bar.update)
-        except (FileExistsError, ValueError) as exc:
-            raise CommandError(str(exc)) from None
-        finally:
-            bar.close()
+        result = reshard_with_progress(uid_list=ids, sources=sources, out_dir=options["out"],
+                                       shard_size=options["shard_size"], verbosity=options["verbosity"])
         self.stdout.write(f"resharded {result.samples} of {len(ids)} requested samples into {result.shards} shards: "
                           f"{result.pattern}")
