@@ -118,6 +118,37 @@ def campaign_create(
     second.
     """
     datasets = list(datasets)
+    _check_options(name=name, datasets=datasets, k=k, agreement_k=agreement_k, agreement_fraction=agreement_fraction,
+                   gold_rate=gold_rate, lease_minutes=lease_minutes, ordering=ordering,
+                   final_label_rule=final_label_rule, uncertainty_measure=uncertainty_measure,
+                   prediction_source=prediction_source)
+    choices = _validate_label_choices(label_choices) if label_choices is not None else None
+
+    campaign = Campaign(
+        name=name.strip(), description=description, k=k, agreement_fraction=agreement_fraction,
+        agreement_k=agreement_k, ordering=ordering, show_suggestions=show_suggestions, gold_rate=gold_rate,
+        uncertainty_measure=uncertainty_measure, prediction_source=prediction_source,
+        lease_minutes=lease_minutes, final_label_rule=final_label_rule, created_by=user,
+    )
+    if choices is not None:
+        campaign.label_choices = choices
+    if guidelines is not None and guidelines.strip():
+        campaign.guidelines = guidelines
+    campaign.save()
+    campaign.datasets.set(datasets)
+    campaign_set_members(campaign=campaign, members=members, member_groups=member_groups)
+
+    image_ids = _create_items(campaign=campaign, datasets=datasets, image_ids=image_ids, sample=sample, seed=seed,
+                              k=k, agreement_fraction=agreement_fraction, agreement_k=agreement_k)
+    _mark_gold_from_import(campaign=campaign, image_ids=image_ids)
+    transaction.on_commit(_analyze_items)
+    return campaign
+
+
+def _check_options(*, name: str, datasets: list[Dataset], k: int, agreement_k: int, agreement_fraction: float,
+                   gold_rate: float, lease_minutes: int, ordering: str, final_label_rule: str,
+                   uncertainty_measure: str, prediction_source: str) -> None:
+    """CampaignError for the first option ``campaign_create`` cannot take."""
     if not name.strip():
         raise CampaignError("a campaign needs a name")
     if Campaign.objects.filter(name=name).exists():
@@ -138,22 +169,12 @@ def campaign_create(
         raise CampaignError(f"unknown uncertainty_measure {uncertainty_measure!r}")
     if prediction_source not in Campaign.PredictionSource.values:
         raise CampaignError(f"unknown prediction_source {prediction_source!r}")
-    choices = _validate_label_choices(label_choices) if label_choices is not None else None
 
-    campaign = Campaign(
-        name=name.strip(), description=description, k=k, agreement_fraction=agreement_fraction,
-        agreement_k=agreement_k, ordering=ordering, show_suggestions=show_suggestions, gold_rate=gold_rate,
-        uncertainty_measure=uncertainty_measure, prediction_source=prediction_source,
-        lease_minutes=lease_minutes, final_label_rule=final_label_rule, created_by=user,
-    )
-    if choices is not None:
-        campaign.label_choices = choices
-    if guidelines is not None and guidelines.strip():
-        campaign.guidelines = guidelines
-    campaign.save()
-    campaign.datasets.set(datasets)
-    campaign_set_members(campaign=campaign, members=members, member_groups=member_groups)
 
+def _create_items(*, campaign: Campaign, datasets: list[Dataset], image_ids: Iterable[int] | None,
+                  sample: int | None, seed: int, k: int, agreement_fraction: float, agreement_k: int) -> np.ndarray:
+    """One CampaignItem per distinct covered image (a seeded sample when ``sample``), each with its
+    target_k and random sort key; returns the image ids."""
     # One image per distinct content; the lowest id wins so the choice is stable.
     seen: dict[str, int] = {}
     covered = Image.objects.filter(dataset__in=datasets)
@@ -180,9 +201,7 @@ def campaign_create(
              for i, t, s in zip(image_ids, target, sort_keys, strict=True))
     while batch := [item for _, item in zip(range(BULK_BATCH), items, strict=False)]:
         CampaignItem.objects.bulk_create(batch, batch_size=BULK_BATCH)
-    _mark_gold_from_import(campaign=campaign, image_ids=image_ids)
-    transaction.on_commit(_analyze_items)
-    return campaign
+    return image_ids
 
 
 def _mark_gold_from_import(*, campaign: Campaign, image_ids: np.ndarray) -> int:
