@@ -43,6 +43,7 @@ test-all: setup-dev services
 
 lint: setup-dev
 	$(VENV)/bin/ruff check .
+	$(PY) scripts/dead_code.py
 
 ## make bench: every benchmark at full size (long: about an hour on 2 cores); figures go in docs/benchmarks.md
 bench: setup-dev services

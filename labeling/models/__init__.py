@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from .campaigns import Annotation, AnnotationHistory, Campaign, CampaignItem, Lease
+from .consensus import AnnotatorPause, RelabelRequest
 from .datasets import Dataset, Image, ImportJob
 from .imported import ImportedAnnotator
 from .quality import (
@@ -14,11 +15,6 @@ from .quality import (
     SplitAssignment,
 )
 
-__all__ = ["Annotation", "AnnotationHistory", "Campaign", "CampaignItem", "Dataset", "Image", "ImportJob",
-           "ImportedAnnotator", "Lease"]
-__all__ += ["Adjudication", "CampaignQuality", "ImmutableError", "LabelSnapshot", "SnapshotLabel", "Split",
-            "SplitAssignment"]
-
-from .consensus import AnnotatorPause, RelabelRequest  # noqa: E402
-
-__all__ += ["AnnotatorPause", "RelabelRequest"]
+__all__ = ["Adjudication", "Annotation", "AnnotationHistory", "AnnotatorPause", "Campaign", "CampaignItem",
+           "CampaignQuality", "Dataset", "Image", "ImmutableError", "ImportJob", "ImportedAnnotator", "LabelSnapshot",
+           "Lease", "RelabelRequest", "SnapshotLabel", "Split", "SplitAssignment"]
