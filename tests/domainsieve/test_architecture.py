@@ -98,3 +98,19 @@ print(len(names))
                             env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)})
     assert result.returncode == 0, result.stderr[-2000:]
     assert int(result.stdout.split()[-1]) >= 1
+
+
+def test_selectors_that_take_a_user_use_it():
+    """A selector's ``user`` decides what it returns (tests per selector show how); one that ignored
+    it would hand every caller everything."""
+    import ast
+
+    ignored = []
+    for path in sorted(ROOT.glob("*/selectors/*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.FunctionDef):
+                params = {a.arg for a in node.args.args + node.args.kwonlyargs}
+                reads = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
+                ignored += [f"{path.relative_to(ROOT)}:{node.lineno} {node.name}({name})"
+                            for name in ("user", "viewer") if name in params and name not in reads]
+    assert ignored == []
