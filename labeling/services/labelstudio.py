@@ -152,41 +152,10 @@ def labels_import_labelstudio(*, campaign: Campaign, data: Any, imported_by: Any
     if source is not None:
         source = check_source_name(source)
     report = LabelImportReport(source=source, dry_run=dry_run)
-    by_uid, by_source, by_image = _match_items(campaign)
-    names = campaign.label_names
-    raters: dict[str, Any] = {}
-    wanted: dict[tuple[int, int], tuple[str, Any]] = {}  # (item, user) -> (label, entry)
-    for entry in entries:
-        skip = {"task": entry.task_id, "uid": entry.uid, "annotator": entry.completed_by, "label": entry.label}
-        item_id = by_uid.get(entry.uid) or by_source.get(entry.image) or _item_from_url(entry.image, by_image)
-        if item_id is None:
-            report.skipped.append(Skipped(**skip, reason=UNKNOWN_ITEM))
-            continue
-        if entry.label not in names:
-            report.skipped.append(Skipped(**skip, reason=f"{UNKNOWN_LABEL}: expected one of {', '.join(names)}"))
-            continue
-        user = annotator_map.get(entry.completed_by)
-        if user is None and source is not None:
-            if entry.completed_by not in raters:
-                raters[entry.completed_by] = imported_annotator_user(
-                    source=source, external_id=entry.completed_by, created_by=imported_by)
-            user = raters[entry.completed_by]
-        if user is None:
-            report.skipped.append(Skipped(**skip, reason=UNMAPPED))
-            continue
-        wanted[(item_id, user.pk)] = (entry.label, entry)
-
+    wanted = _wanted_labels(entries, campaign=campaign, annotator_map=annotator_map, source=source,
+                            imported_by=imported_by, report=report)
     item_ids = sorted({item for item, _ in wanted})
-    now = timezone.now()
-    # Row locks in id order, like labels given in the app: room is counted against concurrent
-    # leases and submits, and two imports never deadlock.
-    locked = list(CampaignItem.objects.select_for_update().filter(id__in=item_ids).order_by("id")
-                  .values_list("id", "target_k", "labels_count"))
-    # A fresh statement after the locks: it sees every label and lease committed before them.
-    live = dict(Lease.objects.filter(item_id__in=item_ids, expires_at__gt=now).order_by().values("item_id")
-                .annotate(n=Count("id")).values_list("item_id", "n"))
-    room = {item: leasing.import_room(target_k=target, labels=labels, live_leases=live.get(item, 0))
-            for item, target, labels in locked}
+    room = _room_under_locks(item_ids)
     existing = {(a.item_id, a.annotator_id): a for a in Annotation.objects.filter(item_id__in=item_ids)}
     imported_users = set(ImportedAnnotator.objects.filter(user_id__in={u for _, u in wanted})
                          .values_list("user_id", flat=True))
@@ -222,6 +191,50 @@ def labels_import_labelstudio(*, campaign: Campaign, data: Any, imported_by: Any
     if dry_run:
         transaction.set_rollback(True)
     return report
+
+
+def _wanted_labels(entries: Any, *, campaign: Campaign, annotator_map: dict[str, Any], source: str | None,
+                   imported_by: Any, report: LabelImportReport) -> dict[tuple[int, int], tuple[str, Any]]:
+    """The file's labels matched to items and users: (item, user) -> (label, entry), a later entry
+    replacing an earlier one; what cannot be matched goes to ``report.skipped`` with its reason."""
+    by_uid, by_source, by_image = _match_items(campaign)
+    names = campaign.label_names
+    raters: dict[str, Any] = {}
+    wanted: dict[tuple[int, int], tuple[str, Any]] = {}
+    for entry in entries:
+        skip = {"task": entry.task_id, "uid": entry.uid, "annotator": entry.completed_by, "label": entry.label}
+        item_id = by_uid.get(entry.uid) or by_source.get(entry.image) or _item_from_url(entry.image, by_image)
+        if item_id is None:
+            report.skipped.append(Skipped(**skip, reason=UNKNOWN_ITEM))
+            continue
+        if entry.label not in names:
+            report.skipped.append(Skipped(**skip, reason=f"{UNKNOWN_LABEL}: expected one of {', '.join(names)}"))
+            continue
+        user = annotator_map.get(entry.completed_by)
+        if user is None and source is not None:
+            if entry.completed_by not in raters:
+                raters[entry.completed_by] = imported_annotator_user(
+                    source=source, external_id=entry.completed_by, created_by=imported_by)
+            user = raters[entry.completed_by]
+        if user is None:
+            report.skipped.append(Skipped(**skip, reason=UNMAPPED))
+            continue
+        wanted[(item_id, user.pk)] = (entry.label, entry)
+    return wanted
+
+
+def _room_under_locks(item_ids: list[int]) -> dict[int, int]:
+    """Each item's room for imported labels (``labeling.leasing`` rule 14), its row locked."""
+    now = timezone.now()
+    # Row locks in id order, like labels given in the app: room is counted against concurrent
+    # leases and submits, and two imports never deadlock.
+    locked = list(CampaignItem.objects.select_for_update().filter(id__in=item_ids).order_by("id")
+                  .values_list("id", "target_k", "labels_count"))
+    # A fresh statement after the locks: it sees every label and lease committed before them.
+    live = dict(Lease.objects.filter(item_id__in=item_ids, expires_at__gt=now).order_by().values("item_id")
+                .annotate(n=Count("id")).values_list("item_id", "n"))
+    return {item: leasing.import_room(target_k=target, labels=labels, live_leases=live.get(item, 0))
+            for item, target, labels in locked}
 
 
 __all__ = ["DEFAULT_SOURCE", "LabelImportReport", "Skipped", "check_source_name", "imported_annotator_user",
