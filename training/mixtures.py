@@ -157,14 +157,8 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
-def plan_mixture(sources: list[Source], *, total: int | None = None, allow_repeats: bool = False,
-                 count_missing: bool = True) -> MixturePlan:
-    """Turn sources with ratios (and a total) or absolute counts into OpenCLIP arguments.
-
-    Raises MixtureError when the mix cannot be met: no sources, a source with no samples but a
-    positive share, mixed ratio/count specs, or (unless ``allow_repeats``) a source asked for more
-    samples per epoch than it holds.
-    """
+def _check_specs(sources: list[Source]) -> None:
+    """MixtureError unless the sources are named uniquely and all give ratios or all give counts."""
     if not sources:
         raise MixtureError("a mixture needs at least one source")
     names = [s.name for s in sources]
@@ -178,6 +172,10 @@ def plan_mixture(sources: list[Source], *, total: int | None = None, allow_repea
         raise MixtureError("give every source a count (0 is allowed)")
     if any(has_ratio) and not all(has_ratio):
         raise MixtureError("give every source a ratio (0 is allowed)")
+
+
+def _source_sizes(sources: list[Source], *, count_missing: bool) -> list[int]:
+    """How many samples each source holds: given, or counted from its shards."""
     sizes = []
     for s in sources:
         if s.n_samples is not None:
@@ -189,6 +187,13 @@ def plan_mixture(sources: list[Source], *, total: int | None = None, allow_repea
                 raise MixtureError(f"source {s.name!r}: {exc}") from exc
         else:
             raise MixtureError(f"source {s.name!r}: sample count unknown")
+    return sizes
+
+
+def _shares_and_total(sources: list[Source], sizes: list[int], total: int | None) -> tuple[list[float], int]:
+    """Each source's share of an epoch and the epoch's size, from counts, ratios or the sizes alone."""
+    has_ratio = [s.ratio is not None for s in sources]
+    has_count = [s.count is not None for s in sources]
     if all(has_count):
         counts = [int(s.count) for s in sources]  # type: ignore[arg-type]
         if any(c < 0 for c in counts):
@@ -211,6 +216,20 @@ def plan_mixture(sources: list[Source], *, total: int | None = None, allow_repea
         # Plain concatenation: every sample once per epoch.
         shares = [n / sum(sizes) if sum(sizes) else 0.0 for n in sizes]
         total = sum(sizes) if total is None else total
+    return shares, total
+
+
+def plan_mixture(sources: list[Source], *, total: int | None = None, allow_repeats: bool = False,
+                 count_missing: bool = True) -> MixturePlan:
+    """Turn sources with ratios (and a total) or absolute counts into OpenCLIP arguments.
+
+    Raises MixtureError when the mix cannot be met: no sources, a source with no samples but a
+    positive share, mixed ratio/count specs, or (unless ``allow_repeats``) a source asked for more
+    samples per epoch than it holds.
+    """
+    _check_specs(sources)
+    sizes = _source_sizes(sources, count_missing=count_missing)
+    shares, total = _shares_and_total(sources, sizes, total)
     if total <= 0:
         raise MixtureError("the mixture's total number of samples must be positive")
 
