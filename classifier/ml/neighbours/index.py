@@ -218,45 +218,9 @@ def build_index(store: VectorStore, out_dir: str | Path, *, plan: IndexPlan, ext
     log_path = out / "build.json"
     log: dict[str, Any] = json.loads(log_path.read_text()) if log_path.exists() else {"shards": {}}
 
-    trained_path = out / "trained.faiss"
-    if plan.exact:
-        trained = _new_index(plan, store.dim)
-    elif trained_path.exists():
-        trained = _faiss().read_index(str(trained_path))
-    else:
-        started = time.monotonic()
-        sample = _training_sample(store, plan.train_size, seed)
-        if len(sample) < plan.nlist:
-            raise NeighbourInputError(f"{plan.factory} needs at least {plan.nlist} non-empty vectors to train; "
-                                      f"there are {len(sample)}")
-        trained = _new_index(plan, store.dim)
-        trained.train(sample)
-        del sample
-        _atomic_write_index(trained, trained_path)
-        log["train_seconds"] = time.monotonic() - started
-        _atomic_write_json(log, log_path)
-
+    trained = _trained_index(store, plan, out, log, seed)
     shards = _shards(store, plan.shard_rows)
-    for k, parts in enumerate(shards):
-        shard_path = out / f"shard_{k:05d}.faiss"
-        if shard_path.exists():
-            if progress is not None:
-                progress(int(store.offsets[parts[-1] + 1]), store.n)
-            continue
-        started = time.monotonic()
-        index = _faiss().clone_index(trained)
-        for i in parts:
-            vectors = store.part(i)
-            valid = np.flatnonzero(np.linalg.norm(vectors, axis=1) > 0)
-            if valid.size:
-                index.add_with_ids(np.ascontiguousarray(vectors[valid]), valid.astype(np.int64) + store.offsets[i])
-            del vectors
-            if progress is not None:
-                progress(int(store.offsets[i + 1]), store.n)
-        _atomic_write_index(index, shard_path)
-        del index
-        log["shards"][str(k)] = time.monotonic() - started
-        _atomic_write_json(log, log_path)
+    _index_shards(store, trained, shards, out, log, progress)
 
     started = time.monotonic()
     merged = _faiss().read_index(str(out / "shard_00000.faiss"))
@@ -277,8 +241,57 @@ def build_index(store: VectorStore, out_dir: str | Path, *, plan: IndexPlan, ext
     _atomic_write_json(result, out / "index.json")
     for k in range(len(shards)):
         (out / f"shard_{k:05d}.faiss").unlink(missing_ok=True)
-    trained_path.unlink(missing_ok=True)
+    (out / "trained.faiss").unlink(missing_ok=True)
     return result
+
+
+def _trained_index(store: VectorStore, plan: IndexPlan, out: Path, log: dict[str, Any], seed: int) -> Any:
+    """The empty index, trained on a sample of ``store`` unless exact; kept in ``trained.faiss`` so a
+    resumed build does not train again."""
+    trained_path = out / "trained.faiss"
+    if plan.exact:
+        trained = _new_index(plan, store.dim)
+    elif trained_path.exists():
+        trained = _faiss().read_index(str(trained_path))
+    else:
+        started = time.monotonic()
+        sample = _training_sample(store, plan.train_size, seed)
+        if len(sample) < plan.nlist:
+            raise NeighbourInputError(f"{plan.factory} needs at least {plan.nlist} non-empty vectors to train; "
+                                      f"there are {len(sample)}")
+        trained = _new_index(plan, store.dim)
+        trained.train(sample)
+        del sample
+        _atomic_write_index(trained, trained_path)
+        log["train_seconds"] = time.monotonic() - started
+        _atomic_write_json(log, out / "build.json")
+    return trained
+
+
+def _index_shards(store: VectorStore, trained: Any, shards: list[list[int]], out: Path, log: dict[str, Any],
+                  progress: Progress) -> None:
+    """One index file per shard of parts (``shard_K.faiss``), each a copy of ``trained`` holding the
+    shard's non-empty vectors; shards written before (a resumed build) are skipped."""
+    for k, parts in enumerate(shards):
+        shard_path = out / f"shard_{k:05d}.faiss"
+        if shard_path.exists():
+            if progress is not None:
+                progress(int(store.offsets[parts[-1] + 1]), store.n)
+            continue
+        started = time.monotonic()
+        index = _faiss().clone_index(trained)
+        for i in parts:
+            vectors = store.part(i)
+            valid = np.flatnonzero(np.linalg.norm(vectors, axis=1) > 0)
+            if valid.size:
+                index.add_with_ids(np.ascontiguousarray(vectors[valid]), valid.astype(np.int64) + store.offsets[i])
+            del vectors
+            if progress is not None:
+                progress(int(store.offsets[i + 1]), store.n)
+        _atomic_write_index(index, shard_path)
+        del index
+        log["shards"][str(k)] = time.monotonic() - started
+        _atomic_write_json(log, out / "build.json")
 
 
 class NeighbourIndex:
