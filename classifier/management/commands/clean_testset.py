@@ -1,14 +1,13 @@
 """manage.py clean_testset: keep only the images of a test set's own domain at the strict thresholds."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from classifier.apply.clean import CLEAN_RULES, OWN_CLASSIFIER, table12_csv
+from classifier.management.progress import progress_bar
 from classifier.models import ClassifierRun, CleanTestset
 from classifier.services.apply import ApplyError, clean_testset_create, clean_testset_run, head_spec_from_runs
 from domainsieve.jobs import JobStatus
@@ -63,13 +62,10 @@ class Command(BaseCommand):
                                          rule=options["rule"], enqueue=False)
         except ApplyError as exc:
             raise CommandError(str(exc)) from None
-        bar = tqdm(total=dataset.images.count(), desc=f"clean {dataset.name}", unit="img", file=sys.stderr,
-                   disable=options["verbosity"] == 0)
-        try:
+        with progress_bar(f"clean {dataset.name}", unit="img", verbosity=options["verbosity"],
+                          total=dataset.images.count()) as bar:
             clean = clean_testset_run(clean_id=clean.id, device=options["device"],
-                                      batch_size=options["batch_size"], progress=bar.update)
-        finally:
-            bar.close()
+                                      batch_size=options["batch_size"], progress=bar.step)
         c = clean.counts
         self.stdout.write(f"clean {dataset.name} -> {clean.result_name}: {c['images']}/{c['images_total']} images, "
                           f"{c['classes']}/{c['classes_total']} classes ({len(c['masked_classes'])} masked; rule {clean.rule})")

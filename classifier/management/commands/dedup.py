@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
+from classifier.management.progress import progress_bar
 from classifier.ml.neighbours import NeighbourInputError
 from classifier.models.neighbours import VectorIndex
 from classifier.services.neighbours import (
@@ -55,14 +54,11 @@ def index_from_options(options: dict[str, Any], bar_desc: str) -> VectorIndex:
         except NeighbourInputError as exc:
             raise CommandError(str(exc)) from None
     if index.status != JobStatus.SUCCEEDED:
-        bar = tqdm(total=index.total or None, desc=bar_desc, unit="row", file=sys.stderr,
-                   disable=options["verbosity"] == 0)
         try:
-            index = vector_index_build(index_id=index.id, progress=lambda done, total: bar.update(done - bar.n))
+            with progress_bar(bar_desc, unit="row", verbosity=options["verbosity"], total=index.total or None) as bar:
+                index = vector_index_build(index_id=index.id, progress=bar.at)
         except NeighbourInputError as exc:
             raise CommandError(str(exc)) from None
-        finally:
-            bar.close()
     return index
 
 
@@ -95,12 +91,8 @@ class Command(BaseCommand):
             run = dedup_run_create(index=index, thresholds=thresholds, k=options["k"], enqueue=False)
         except NeighbourInputError as exc:
             raise CommandError(str(exc)) from None
-        bar = tqdm(total=index.rows or None, desc="dedup", unit="row", file=sys.stderr,
-                   disable=options["verbosity"] == 0)
-        try:
-            run = dedup_run_execute(run_id=run.id, progress=lambda done, total: bar.update(done - bar.n))
-        finally:
-            bar.close()
+        with progress_bar("dedup", unit="row", verbosity=options["verbosity"], total=index.rows or None) as bar:
+            run = dedup_run_execute(run_id=run.id, progress=bar.at)
         for c in run.counts:
             line = (f"t={c['threshold']}: {c['total']} images, {c['clusters']} clusters holding {c['in_clusters']}, "
                     f"removed {c['removed']}, kept {c['kept']} -> {Path(settings.ARTIFACTS_ROOT) / c['keep_path']}")

@@ -1,12 +1,11 @@
 """manage.py embed: compute (or resume) the embedding set of a dataset under an extractor, in this process."""
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
+from classifier.management.progress import progress_bar
 from classifier.ml.extractors import ExtractorError
 from classifier.services.runs import ClassifierInputError, embedding_set_compute, embedding_set_get_or_create
 from labeling.models import Dataset
@@ -41,21 +40,14 @@ class Command(BaseCommand):
             embedding_set = embedding_set_get_or_create(dataset=dataset, extractor=options["extractor"])
         except ClassifierInputError as exc:
             raise CommandError(str(exc)) from None
-        bar = tqdm(desc=f"embed {dataset.name}", unit="img", file=sys.stderr, disable=options["verbosity"] == 0)
-
-        def progress(done: int, total: int) -> None:
-            bar.total = total
-            bar.update(done - bar.n)
-
         try:
-            embedding_set = embedding_set_compute(
-                embedding_set_id=embedding_set.id, device=device, precision=precision,
-                batch_size=options["batch_size"], num_workers=options["workers"],
-                chunk_size=options["chunk_size"], progress=progress)
+            with progress_bar(f"embed {dataset.name}", unit="img", verbosity=options["verbosity"]) as bar:
+                embedding_set = embedding_set_compute(
+                    embedding_set_id=embedding_set.id, device=device, precision=precision,
+                    batch_size=options["batch_size"], num_workers=options["workers"],
+                    chunk_size=options["chunk_size"], progress=bar.at)
         except ExtractorError as exc:
             raise CommandError(str(exc)) from None
-        finally:
-            bar.close()
         self.stdout.write(f"embedding set {embedding_set.id}: {embedding_set.count} images of {dataset.name}, "
                           f"dim {embedding_set.dim}, {embedding_set.failed} undecodable, {embedding_set.extractor} "
                           f"-> {embedding_set.path}")

@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import shutil
-import sys
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
 from classifier.management.commands.dedup import datasets_by_name, index_from_options
+from classifier.management.progress import progress_bar
 from classifier.ml.neighbours import NeighbourInputError
 from classifier.services.neighbours import (
     contamination_exclusion_path,
@@ -48,13 +47,8 @@ class Command(BaseCommand):
                                                  enqueue=False)
         except NeighbourInputError as exc:
             raise CommandError(str(exc)) from None
-        bar = tqdm(total=report.total or None, desc="test images", unit="img", file=sys.stderr,
-                   disable=options["verbosity"] == 0)
-        try:
-            report = contamination_report_execute(report_id=report.id,
-                                                  progress=lambda done, total: bar.update(done - bar.n))
-        finally:
-            bar.close()
+        with progress_bar("test images", unit="img", verbosity=options["verbosity"], total=report.total or None) as bar:
+            report = contamination_report_execute(report_id=report.id, progress=bar.at)
         for s in report.summary:
             sim = s["similarity"]
             at = f" (similarity {sim['min']}..{sim['max']}, median {sim['median']})" if sim else ""

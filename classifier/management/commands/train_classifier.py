@@ -2,12 +2,11 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from tqdm import tqdm
 
+from classifier.management.progress import progress_bar
 from classifier.ml.extractors import ExtractorError
 from classifier.ml.methods import ALL_METHODS, RENAME_NOTE, MethodError
 from classifier.services.runs import ClassifierInputError, classifier_run_create, classifier_run_execute
@@ -66,16 +65,13 @@ class Command(BaseCommand):
                 target_precision=options["target_precision"], name=options["name"], enqueue=False)
         except ClassifierInputError as exc:
             raise CommandError(str(exc)) from None
-        bar = tqdm(desc=f"run {run.id} {run.method}", total=100, unit="%", file=sys.stderr,
-                   disable=options["verbosity"] == 0)
         try:
-            run = classifier_run_execute(run_id=run.id, device=options["device"], batch_size=options["batch_size"],
-                                         num_workers=options["workers"],
-                                         progress=lambda done, total: bar.update(done - bar.n))
+            with progress_bar(f"run {run.id} {run.method}", unit="%", verbosity=options["verbosity"], total=100) as bar:
+                run = classifier_run_execute(run_id=run.id, device=options["device"],
+                                             batch_size=options["batch_size"], num_workers=options["workers"],
+                                             progress=lambda done, total: bar.at(done))
         except (ClassifierInputError, MethodError, ExtractorError) as exc:
             raise CommandError(f"run {run.id} failed: {exc}") from None
-        finally:
-            bar.close()
         parts = [f"{c}: thr {run.thresholds.get(c)}, val R {run.metrics['val'][c]['recall']:.3f}, "
                  f"test P {run.metrics['test'][c]['precision']:.3f} R {run.metrics['test'][c]['recall']:.3f}"
                  for c in run.metrics["scored_classes"]]
