@@ -75,6 +75,25 @@ def test_it_runs_no_script_from_guidelines(page: Any, live_server: Any, hostile_
     assert dialogs == []
 
 
+def test_the_annotators_campaign_page_shows_the_guidelines_inert(page: Any, live_server: Any, annotator: object,
+                                                                  hostile_campaign: Campaign) -> None:
+    """The campaign page an annotator opens shows the same guidelines inline: as harmless."""
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    login(page, live_server.url, "ann", "ann-pw")
+    response = page.goto(f"{live_server.url}/campaigns/{hostile_campaign.id}/")
+    assert response.status == 200
+    rules = page.locator("section.guidelines-card article.guidelines")
+    assert "Read the full rules" in rules.inner_text() and "onerror" in rules.inner_text()
+    assert rules.locator("[onclick], [onerror], [onload], script").count() == 0
+    assert rules.locator("a", has_text="Read the full rules").get_attribute("href") is None
+    rules.locator("a", has_text="Read the full rules").click()
+    rules.locator("p", has_text="Click this paragraph").click()
+    page.wait_for_timeout(300)
+    assert page.evaluate("window.__pwned") is None
+    assert dialogs == []
+
+
 def test_it_blocks_injected_inline_handlers_by_policy(page: Any, live_server: Any, annotator: object,
                                                       hostile_campaign: Campaign) -> None:
     """Defence in depth: even markup that got into the DOM cannot run inline code."""
