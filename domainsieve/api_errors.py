@@ -21,6 +21,11 @@ INT32_MAX = 2**31 - 1
 INT64_MAX = 2**63 - 1
 
 
+def bad_request(error: Exception | str) -> Response:
+    """400 with the refusal's message as ``detail``: how API views answer a service's input error."""
+    return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+
+
 def api_exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DataError):
         view = context.get("view")

@@ -35,6 +35,7 @@ from classifier.services.apply import (
     head_spec_from_runs,
 )
 from classifier.services.reshard import reshard_get, reshard_job_create
+from domainsieve.api_errors import bad_request
 from domainsieve.auth import IsResearcher
 from domainsieve.jobs import JobStatus
 from labeling.models import Dataset
@@ -90,7 +91,7 @@ class ApplyJobListApi(generics.ListAPIView):
                                    level=v["level"], batch_size=v["batch_size"], device=v["device"],
                                    created_by=request.user, roots=list(settings.IMPORT_ROOTS))
         except ApplyError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return bad_request(exc)
         return Response(ApplyJobDetailOut(job).data, status=status.HTTP_201_CREATED)
 
 
@@ -166,7 +167,7 @@ class CleanListApi(generics.ListAPIView):
             clean = clean_testset_create(source=v["dataset"], spec=spec, result_name=v["name"], rule=v["rule"],
                                          created_by=request.user)
         except ApplyError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return bad_request(exc)
         return Response(CleanOut(clean).data, status=status.HTTP_201_CREATED)
 
 
@@ -210,7 +211,7 @@ class ApplyJobReshardApi(APIView):
         try:
             reshard = reshard_job_create(apply_job=job, created_by=request.user, **data.validated_data)
         except ApplyError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return bad_request(exc)
         code = status.HTTP_200_OK if reshard.id in before else status.HTTP_201_CREATED
         return Response(ReshardOut(reshard).data, status=code)
 

@@ -35,13 +35,10 @@ from classifier.services.neighbours import (
     vector_index_create,
     vector_index_resume,
 )
+from domainsieve.api_errors import bad_request
 from domainsieve.auth import IsResearcher
 from labeling.models import CampaignItem, Dataset, Image
 from labeling.selectors.campaigns import get_campaign_for_user
-
-
-def _bad(exc: Exception) -> Response:
-    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
 
 
 class VectorIndexOut(serializers.ModelSerializer):
@@ -78,7 +75,7 @@ class VectorIndexListApi(generics.ListAPIView):
         try:
             index = vector_index_create(created_by=request.user, **data.validated_data)
         except NeighbourInputError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         return Response(VectorIndexOut(index).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -128,7 +125,7 @@ class DedupRunListApi(generics.ListAPIView):
         try:
             run = dedup_run_create(created_by=request.user, **data.validated_data)
         except NeighbourInputError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         return Response(DedupRunOut(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -172,7 +169,7 @@ class ContaminationReportListApi(generics.ListAPIView):
         try:
             report = contamination_report_create(created_by=request.user, **data.validated_data)
         except NeighbourInputError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         return Response(ContaminationReportOut(report).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -224,15 +221,15 @@ class SimilarImagesApi(APIView):
         campaign_id = request.query_params.get("campaign")
         if campaign_id:
             if not str(campaign_id).isdigit():
-                return _bad(ValueError("campaign must be an id"))
+                return bad_request(ValueError("campaign must be an id"))
             campaign = get_campaign_for_user(user=request.user, campaign_id=int(campaign_id))
             if not CampaignItem.objects.filter(campaign=campaign, image=image).exists():
-                return _bad(ValueError(f"image {image.id} is not in campaign {campaign.id}"))
+                return bad_request(ValueError(f"image {image.id} is not in campaign {campaign.id}"))
         try:
             index = _index_param(request, image)
             found = similar_unlabeled(image=image, index=index, k=request.query_params.get("k", 12))
         except NeighbourInputError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         names = dict(Image.objects.filter(pk__in=[i for i, _ in found]).values_list("id", "dataset__name"))
         return Response({"image": image.id, "index": index.id, "extractor": index.extractor, "neighbours": [
             {"image": i, "dataset": names.get(i, ""), "similarity": round(s, 4), "thumb": f"/api/v1/images/{i}/thumb/"}
@@ -281,6 +278,6 @@ class NeighbourCampaignApi(APIView):
                                                        include_seeds=v["include_seeds"], user=request.user,
                                                        labels_per_item=v["labels_per_item"])
         except NeighbourInputError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         return Response({"id": campaign.id, "name": campaign.name, "items": campaign.items.count(),
                          "index": index.id}, status=status.HTTP_201_CREATED)

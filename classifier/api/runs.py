@@ -22,6 +22,7 @@ from classifier.selectors.runs import (
     get_classifier_run_for_user,
 )
 from classifier.services.runs import ClassifierInputError, classifier_run_create, embedding_set_request
+from domainsieve.api_errors import bad_request
 from domainsieve.auth import IsResearcher
 from labeling.domains import DOMAINS
 from labeling.models import Dataset, Split
@@ -70,7 +71,7 @@ class ClassifierRunListApi(generics.ListAPIView):
         try:
             run = classifier_run_create(created_by=request.user, **data.validated_data)
         except ClassifierInputError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return bad_request(exc)
         return Response(ClassifierRunDetailOut(run).data, status=status.HTTP_201_CREATED)
 
 
@@ -109,5 +110,5 @@ class EmbeddingSetListApi(generics.ListAPIView):
         try:
             embedding_set = embedding_set_request(created_by=request.user, **data.validated_data)
         except ClassifierInputError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return bad_request(exc)
         return Response(EmbeddingSetOut(embedding_set).data, status=status.HTTP_202_ACCEPTED)

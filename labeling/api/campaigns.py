@@ -13,7 +13,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from domainsieve.api_errors import INT32_MAX
+from domainsieve.api_errors import INT32_MAX, bad_request
 from domainsieve.auth import RESEARCHER, IsAnnotator, IsResearcher, has_role
 from labeling import hooks
 from labeling.models import Campaign, CampaignItem, Dataset
@@ -138,7 +138,7 @@ class CampaignListApi(APIView):
         try:
             campaign = campaign_create(**data.validated_data, user=request.user)
         except CampaignError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+            return bad_request(error)
         if campaign.prediction_source == Campaign.PredictionSource.LATEST_RUN:
             hooks.predictions_configure(campaign=campaign, ordering=campaign.ordering,
                                         uncertainty_measure=campaign.uncertainty_measure,
@@ -210,7 +210,7 @@ class CampaignDetailApi(APIView):
                     except hooks.PredictionsError as error:
                         raise CampaignError(str(error)) from error
         except CampaignError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+            return bad_request(error)
         campaign.refresh_from_db()
         return Response(CampaignResearcherOutput(campaign).data)
 

@@ -15,6 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from domainsieve.api_errors import bad_request
 from domainsieve.auth import IsAdmin, IsAnnotator, IsResearcher
 from domainsieve.ids import parse_id
 from labeling.agreement.consensus import METHODS, ConsensusInputError
@@ -35,9 +36,6 @@ def _conflict(error: ConsensusInputError) -> Response:
     return Response({"detail": str(error), "reason": error.reason}, status=status.HTTP_409_CONFLICT)
 
 
-def _bad(message: str) -> Response:
-    return Response({"detail": message}, status=status.HTTP_400_BAD_REQUEST)
-
 
 class ConsensusApi(APIView):
     permission_classes = [IsResearcher]
@@ -57,11 +55,11 @@ class ConsensusApi(APIView):
         default = campaign.final_label_rule if campaign.final_label_rule in CONSENSUS_RULES else "dawid-skene"
         method = request.query_params.get("method", default)
         if method not in METHODS:
-            return _bad(f"method must be one of {', '.join(METHODS)}")
+            return bad_request(f"method must be one of {', '.join(METHODS)}")
         limit, offset = request.query_params.get("limit", "50"), request.query_params.get("offset", "0")
         limit_n, offset_n = parse_id(limit), parse_id(offset)
         if limit_n is None or offset_n is None or limit_n > 1000:
-            return _bad("limit (0..1000) and offset must be whole numbers")
+            return bad_request("limit (0..1000) and offset must be whole numbers")
         try:
             return Response(campaign_consensus_report(campaign=campaign, method=method, limit=limit_n,
                                                       offset=offset_n))
@@ -80,7 +78,7 @@ class LabelIssuesApi(APIView):
         raw = request.query_params.get("limit", "50")
         limit_n = parse_id(raw)
         if limit_n is None or not 1 <= limit_n <= 1000:
-            return _bad("limit must be a whole number in 1..1000")
+            return bad_request("limit must be a whole number in 1..1000")
         try:
             return Response(campaign_label_issues(campaign=campaign, limit=limit_n))
         except ConsensusInputError as error:
@@ -114,7 +112,7 @@ class RelabelApi(APIView):
         try:
             made = relabel_campaign_create(source=campaign, created_by=request.user, **data.validated_data)
         except QualityError as error:
-            return _bad(str(error))
+            return bad_request(str(error))
         return Response({"id": made.id, "campaign": made.target_id, "name": made.target.name, "k": made.k,
                          "items": len(made.items),
                          "excluded": made.target.annotator_pauses.count()}, status=status.HTTP_201_CREATED)
@@ -139,7 +137,7 @@ class AnnotatorPauseApi(APIView):
             pause = annotator_pause(campaign=campaign, annotator_id=annotator.pk, paused_by=request.user,
                                     reason=data.validated_data["reason"])
         except QualityError as error:
-            return _bad(str(error))
+            return bad_request(str(error))
         return Response({"annotator": annotator.get_username(), "kind": pause.kind, "reason": pause.reason},
                         status=status.HTTP_201_CREATED)
 

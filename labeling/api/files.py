@@ -5,11 +5,11 @@ from __future__ import annotations
 from django.conf import settings
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
-from rest_framework import status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from domainsieve.api_errors import bad_request
 from domainsieve.auth import IsResearcher
 from labeling.ingest.items import ImportSourceError
 from labeling.selectors.files import import_roots_listing
@@ -28,5 +28,5 @@ class ImportFilesApi(APIView):
             listing = import_roots_listing(path=request.query_params.get("path", "").strip() or None,
                                            roots=settings.IMPORT_ROOTS)
         except ImportSourceError as exc:
-            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+            return bad_request(exc)
         return Response(listing)

@@ -2,11 +2,12 @@
 from __future__ import annotations
 
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
-from rest_framework import serializers, status
+from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from domainsieve.api_errors import bad_request
 from domainsieve.auth import IsAnnotator
 from domainsieve.ids import parse_id
 from labeling.selectors.mywork import (
@@ -48,7 +49,7 @@ class MyAnnotationsApi(APIView):
             limit = _int_param(request, "limit", 50, 1, MAX_LIMIT)
             offset = _int_param(request, "offset", 0, 0, 10**9)
         except MyLabelsFilterError as error:
-            return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+            return bad_request(error)
         queryset = my_labels(user=request.user, **filters)
         rows = [my_label_row(a) for a in queryset[offset: offset + limit]]
         return Response({"count": queryset.count(), "offset": offset, "limit": limit, "results": rows})

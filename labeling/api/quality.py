@@ -18,7 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from domainsieve.api_errors import INT32_MAX
+from domainsieve.api_errors import INT32_MAX, bad_request
 from domainsieve.auth import IsAdmin, IsResearcher
 from domainsieve.ids import parse_id
 from labeling import exports
@@ -43,10 +43,6 @@ from labeling.services.quality import (
     snapshot_create,
     split_create,
 )
-
-
-def _bad(message: str) -> Response:
-    return Response({"detail": message}, status=status.HTTP_400_BAD_REQUEST)
 
 
 def _int_param(request: Request, name: str, default: int, low: int, high: int) -> int:
@@ -108,7 +104,7 @@ class AdjudicationsApi(APIView):
                                            reason=data.validated_data["reason"], decided_by=request.user,
                                            make_gold=data.validated_data["make_gold"])
         except QualityError as error:
-            return _bad(str(error))
+            return bad_request(str(error))
         return Response({"id": decision.id, "item": item.id, "label": decision.label, "reason": decision.reason,
                          "made_gold": decision.made_gold, "decided_by": request.user.username,
                          "decided_at": decision.decided_at.isoformat()}, status=status.HTTP_201_CREATED)
@@ -144,11 +140,11 @@ class GoldApi(APIView):
         campaign = get_campaign_for_researcher(user=request.user, campaign_id=campaign_id)
         items = request.data.get("items") if isinstance(request.data, dict) else None
         if not isinstance(items, dict) or not all(parse_id(k) is not None and isinstance(v, str) for k, v in items.items()):
-            return _bad('send {"items": {"<item id>": "<label>", ...}}')
+            return bad_request('send {"items": {"<item id>": "<label>", ...}}')
         try:
             changed = gold_set(campaign=campaign, labels={parse_id(k): v for k, v in items.items()})
         except QualityError as error:
-            return _bad(str(error))
+            return bad_request(str(error))
         return Response({"changed": changed})
 
 
@@ -190,7 +186,7 @@ class SnapshotListApi(APIView):
         try:
             snapshot = snapshot_create(campaign=campaign, created_by=request.user, **data.validated_data)
         except QualityError as error:
-            return _bad(str(error))
+            return bad_request(str(error))
         return Response(snapshot_payload(snapshot), status=status.HTTP_201_CREATED)
 
 
@@ -233,7 +229,7 @@ class SplitListApi(APIView):
         try:
             split = split_create(snapshot=snapshot, created_by=request.user, **values)
         except QualityError as error:
-            return _bad(str(error))
+            return bad_request(str(error))
         return Response(split_payload(split), status=status.HTTP_201_CREATED)
 
 
@@ -274,17 +270,17 @@ class ExportApi(APIView):
         fmt = request.query_params.get("format", "csv")
         rows = request.query_params.get("rows", "final")
         if rows not in ("final", "annotations"):
-            return _bad(f"unknown rows {rows!r}; expected final or annotations")
+            return bad_request(f"unknown rows {rows!r}; expected final or annotations")
         if rows == "annotations":
             return _annotation_rows_response(campaign, fmt)
         if fmt not in exports.FORMATS:
-            return _bad(f"unknown format {fmt!r}; expected one of {', '.join(exports.FORMATS)}")
+            return bad_request(f"unknown format {fmt!r}; expected one of {', '.join(exports.FORMATS)}")
         snapshot = get_snapshot(ref=request.query_params["snapshot"]) if request.query_params.get("snapshot") else None
         split = None
         if request.query_params.get("split"):
             split_ref = request.query_params["split"]
             if parse_id(split_ref) is None:
-                return _bad("split must be a split id")
+                return bad_request("split must be a split id")
             split = get_split(ref=parse_id(split_ref))
         try:
             frame = export_frame(campaign=campaign, snapshot=snapshot, split=split,
@@ -295,7 +291,7 @@ class ExportApi(APIView):
             else:
                 body = exports.write(frame, fmt)
         except ValueError as error:
-            return _bad(str(error))
+            return bad_request(str(error))
         response = HttpResponse(body, content_type=exports.CONTENT_TYPES[fmt])
         stem = snapshot.name if snapshot else campaign.name
         response["Content-Disposition"] = f'attachment; filename="{_safe(stem)}.{exports.EXTENSIONS[fmt]}"'
@@ -304,7 +300,7 @@ class ExportApi(APIView):
 
 def _annotation_rows_response(campaign: Any, fmt: str) -> HttpResponse:
     if fmt not in ANNOTATION_FORMATS:
-        return _bad(f"annotation rows come as {', '.join(ANNOTATION_FORMATS)}, not {fmt!r}")
+        return bad_request(f"annotation rows come as {', '.join(ANNOTATION_FORMATS)}, not {fmt!r}")
     body = write_annotations(annotation_frame(campaign=campaign), fmt)
     response = HttpResponse(body, content_type=exports.CONTENT_TYPES[fmt])
     response["Content-Disposition"] = (f'attachment; filename="{_safe(campaign.name)}_annotations.'
@@ -357,25 +353,25 @@ class LabelStudioImportApi(APIView):
             try:
                 tasks = json.load(request.FILES["file"])
             except (ValueError, RecursionError):
-                return _bad("the file is not JSON")
+                return bad_request("the file is not JSON")
             body = {key: request.data.get(key) for key in ("source", "dry_run") if request.data.get(key)}
             body["tasks"] = tasks if isinstance(tasks, list) else [tasks]
         elif isinstance(body, list):
             body = {"tasks": body}
         elif not isinstance(body, dict) or "tasks" not in body:
-            return _bad("a Label Studio export is a JSON list of tasks, or {\"tasks\": [...], \"source\": ...}")
+            return bad_request("a Label Studio export is a JSON list of tasks, or {\"tasks\": [...], \"source\": ...}")
         data = LabelStudioImportInput(data=body)
         data.is_valid(raise_exception=True)
         usernames = data.validated_data.get("annotator_map", {})
         users = {u.username: u for u in get_user_model().objects.filter(username__in=usernames.values())}
         unknown = sorted({name for name in usernames.values() if name not in users})
         if unknown:
-            return _bad(f"annotator_map names no such user: {', '.join(unknown)}")
+            return bad_request(f"annotator_map names no such user: {', '.join(unknown)}")
         try:
             report = labels_import_labelstudio(
                 campaign=campaign, data=data.validated_data["tasks"], imported_by=request.user,
                 source=data.validated_data.get("source"), dry_run=data.validated_data["dry_run"],
                 annotator_map={key: users[name] for key, name in usernames.items()})
         except QualityError as error:
-            return _bad(str(error))
+            return bad_request(str(error))
         return Response(report.as_dict())

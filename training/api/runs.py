@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from domainsieve.api_errors import INT32_MAX
+from domainsieve.api_errors import INT32_MAX, bad_request
 from domainsieve.auth import IsResearcher
 from domainsieve.ids import parse_id
 from domainsieve.jobs import JobStatus
@@ -89,9 +89,6 @@ class TrainingRunIn(serializers.Serializer):
         return value
 
 
-def _bad(exc: Exception) -> Response:
-    return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
-
 
 class TrainingRunListApi(generics.ListAPIView):
     permission_classes = [IsResearcher]
@@ -114,7 +111,7 @@ class TrainingRunListApi(generics.ListAPIView):
                 return Response(training_run_preview(**params))
             run = training_run_create(created_by=request.user, **params)
         except TrainingInputError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         run.refresh_from_db()  # the placement pass ran on commit: host and devices, or a queue position
         return Response(TrainingRunOut(run).data, status=status.HTTP_201_CREATED)
 
@@ -154,7 +151,7 @@ class TrainingRunCancelApi(APIView):
         try:
             run = training_run_cancel(run=training_run_get(user=request.user, run_id=run_id))
         except TrainingInputError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         return Response(TrainingRunOut(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -166,7 +163,7 @@ class TrainingRunResumeApi(APIView):
         try:
             run = training_run_resume(run=training_run_get(user=request.user, run_id=run_id))
         except TrainingInputError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         return Response(TrainingRunOut(run).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -186,7 +183,7 @@ class TrainingRunPriorityApi(APIView):
         try:
             run = training_run_set_priority(run=run, priority=data.validated_data["priority"])
         except PlacementError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         run.refresh_from_db()
         return Response(TrainingRunOut(run).data)
 
@@ -280,6 +277,6 @@ class EvalResultListApi(generics.ListAPIView):
         try:
             request_out = zeroshot_request_enqueue(**data.validated_data)
         except ZeroShotInputError as exc:
-            return _bad(exc)
+            return bad_request(exc)
         return Response(request_out, status=status.HTTP_202_ACCEPTED)
 
