@@ -8,12 +8,13 @@ The pure packages load no Django at all.
 """
 from __future__ import annotations
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from scripts import code_map
 
 ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ["domainsieve", "labeling", "classifier", "training", "frontend"]
@@ -32,17 +33,10 @@ PACKAGE_LAYERS = {
 REGISTRIES = {"labeling.hooks"}
 
 
-def _code_map():
-    spec = importlib.util.spec_from_file_location("code_map", ROOT / "scripts" / "code_map.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["code_map"] = module
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_each_app_imports_only_the_layers_below_it():
     upward = [f"{e.source}:{e.line} imports {e.target}" + (" (inside a function)" if e.deferred else "")
-              for e in _code_map().import_edges()
+              for e in code_map.import_edges()
               if LAYERS.index(e.target.split(".")[0]) > LAYERS.index(e.source.split(".")[0])]
     assert upward == []
 
@@ -57,7 +51,7 @@ def _package_layer(module: str) -> int | None:
 def test_inside_an_app_each_package_imports_only_lower_layers():
     """Services may queue their own app's tasks (inside the function, on commit); tasks call services."""
     wrong = []
-    for e in _code_map().import_edges():
+    for e in code_map.import_edges():
         if e.source.split(".")[0] != e.target.split(".")[0]:
             continue
         source, target = _package_layer(e.source), _package_layer(e.target)
@@ -74,7 +68,7 @@ def test_the_edge_finder_sees_deferred_and_relative_imports(tmp_path):
     (tmp_path / "labeling" / "views" / "__init__.py").write_text("")
     (tmp_path / "labeling" / "views" / "pages.py").write_text(
         "from .. import hooks\n\ndef page():\n    from classifier.services import configure\n")
-    edges = {(e.source, e.target, e.deferred) for e in _code_map().import_edges(tmp_path)}
+    edges = {(e.source, e.target, e.deferred) for e in code_map.import_edges(tmp_path)}
     assert edges == {("labeling.views.pages", "labeling.hooks", False),
                      ("labeling.views.pages", "classifier.services", True)}
 
